@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: lbdoctor.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backend host itself: does anything accept the server's address and port, and if not,
+is the unit that should be serving it stopped, conflicting, or listening somewhere else?"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, fix, manual
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import listener_accepts, parse_ip
+
+RUNNING_STATES = ("active", "reloading", "activating")
+
+
+def describe_listener(listener):
+    address = listener.get("address")
+    shown = "[%s]" % address if ":" in str(address) else address
+    owner = listener.get("process") or "unknown process"
+    details = []
+    if listener.get("pid"):
+        details.append("pid %s" % listener["pid"])
+    if listener.get("unit"):
+        details.append(listener["unit"])
+    if listener.get("v6only") is not None and listener.get("family") == "ipv6":
+        details.append("v6only" if listener["v6only"] else "dual-stack")
+    return "%s:%s by %s%s" % (shown, listener.get("port"), owner, " (%s)" % ", ".join(details) if details else "")
+
+
+def _unit_evidence(host, unit, state):
+    text = "ActiveState=%s SubState=%s Result=%s ExecMainStatus=%s UnitFileState=%s" % (
+        state.get("ActiveState"), state.get("SubState"), state.get("Result"),
+        state.get("ExecMainStatus"), state.get("UnitFileState"))
+    items = [evidence("systemctl show %s on %s" % (unit, host), text)]
+    journal = state.get("journal") or []
+    if journal:
+        items.append(evidence("journalctl -u %s on %s (last %d lines)" % (unit, host, len(journal)), "\n".join(journal)))
+    return items
+
+
+def _start_fix(ctx, unit, state):
+    commands = [["systemctl", "start", unit]]
+    if state.get("UnitFileState") not in ("enabled", "static", "indirect", "generated", "enabled-runtime", "alias"):
+        commands.append(["systemctl", "enable", unit])
+    return fix("start_unit", "Start %s on %s%s." % (unit, ctx.host, " and enable it at boot" if len(commands) > 1 else ""),
+               automatic=True, host=ctx.host, commands=commands, unit=unit)
+
+
+def _socket_unit_for_port(facts, port):
+    for sock in facts.get("socket_units") or []:
+        for listen in sock.get("listen") or []:
+            if str(listen).rsplit(":", 1)[-1] == str(port):
+                return sock
+    return None
+
+
+def _misplaced_listener_finding(ctx, listener):
+    """A listener on the right port that does not accept the server's address."""
+    listen_ip = parse_ip(listener.get("address"))
+    described = describe_listener(listener)
+    items = [evidence("listening sockets on %s" % ctx.host, described)]
+    owner = listener.get("unit") or listener.get("process") or "the service"
+    if listen_ip is not None and listen_ip.is_loopback:
+        return finding("bound_to_loopback", "%s listens on %s only; HAProxy connects to %s" % (owner, listen_ip, ctx.ip), items,
+                       manual("Configure %s on %s to listen on %s (or 0.0.0.0/::) instead of %s; lbdoctor does not "
+                              "edit application configuration." % (owner, ctx.host, ctx.ip, listen_ip), host=ctx.host))
+    if listen_ip is not None and listen_ip.version != ctx.ip.version:
+        return finding("address_family_mismatch",
+                       "%s listens on IPv%d %s; HAProxy connects over IPv%d to %s" % (owner, listen_ip.version, described,
+                                                                                       ctx.ip.version, ctx.ip),
+                       items, manual("Make %s listen on both families (e.g. [::] with IPV6_V6ONLY off, or 0.0.0.0 and [::]), "
+                                     "or point HAProxy at the host's IPv%d address." % (owner, listen_ip.version), host=ctx.host))
+    return finding("bound_to_other_address", "%s listens on %s, not on %s where HAProxy connects" % (owner, listen_ip, ctx.ip),
+                   items, manual("Configure %s to listen on %s (or all addresses), or point HAProxy at %s." % (owner, ctx.ip, listen_ip),
+                                 host=ctx.host))
+
+
+def _port_conflict(ctx, unit, state, holders):
+    held_by = "; ".join(describe_listener(l) for l in holders)
+    items = [evidence("listening sockets on %s" % ctx.host, held_by)] + _unit_evidence(ctx.host, unit, state)
+    return finding("port_conflict", "Port %s on %s is held by another process and %s is %s" % (
+        ctx.port, ctx.host, unit, state.get("ActiveState")), items,
+        manual("Stop or reconfigure the process holding port %s (%s), then start %s. lbdoctor never stops a "
+               "process on its own initiative." % (ctx.port, held_by, unit), host=ctx.host, unit=unit))
+
+
+def check(ctx):
+    facts = ctx.host_facts
+    if not facts or ctx.ip is None or ctx.port is None:
+        return []
+    bindv6only = facts.get("bindv6only", 0)
+    on_port = [l for l in facts.get("listeners") or [] if l.get("port") == ctx.port]
+    accepting = [l for l in on_port if listener_accepts(l, ctx.ip, bindv6only)]
+    unit = ctx.intended_unit
+    state = ((facts.get("units") or {}).get(unit) or {}) if unit else {}
+    unit_down = bool(state) and state.get("ActiveState") not in RUNNING_STATES
+    foreign = [l for l in on_port if unit and l.get("unit") != unit]
+
+    if unit_down and foreign:
+        # The port is taken and the intended unit is down: the conflict explains the rest.
+        return [_port_conflict(ctx, unit, state, foreign)]
+    if accepting:
+        return []
+
+    findings = []
+    seen = set()
+    for listener in on_port:
+        misplaced = _misplaced_listener_finding(ctx, listener)
+        if misplaced["cause"] not in seen:
+            seen.add(misplaced["cause"])
+            findings.append(misplaced)
+
+    socket_unit = _socket_unit_for_port(facts, ctx.port)
+    if socket_unit and socket_unit.get("ActiveState") not in RUNNING_STATES:
+        sock_name = socket_unit.get("unit")
+        findings.append(finding(
+            "socket_unit_inactive", "%s should listen on port %s but is %s" % (sock_name, ctx.port, socket_unit.get("ActiveState")),
+            [evidence("systemctl show %s on %s" % (sock_name, ctx.host), "Listen=%s ActiveState=%s SubState=%s" % (
+                ", ".join(socket_unit.get("listen") or []), socket_unit.get("ActiveState"), socket_unit.get("SubState")))],
+            _start_fix(ctx, sock_name, socket_unit)))
+        return findings
+
+    if unit and unit_down:
+        findings.append(finding(
+            "service_stopped", "%s on %s is %s (%s); nothing else serves port %s" % (
+                unit, ctx.host, state.get("ActiveState"), state.get("Result") or state.get("SubState"), ctx.port),
+            _unit_evidence(ctx.host, unit, state) + [evidence("why %s" % unit, "named by %s" % ctx.intended_source)],
+            _start_fix(ctx, unit, state)))
+        return findings
+
+    if unit and not on_port:
+        elsewhere = [l for l in facts.get("listeners") or [] if l.get("unit") == unit]
+        if elsewhere:
+            ports = sorted(set(l.get("port") for l in elsewhere))
+            findings.append(finding(
+                "wrong_port", "%s runs on %s but listens on port %s, not %s as %s:%s says" % (
+                    unit, ctx.host, ", ".join(str(p) for p in ports), ctx.port, ctx.server.get("file"), ctx.server.get("line")),
+                [evidence("listening sockets on %s" % ctx.host, "; ".join(describe_listener(l) for l in elsewhere)),
+                 evidence("%s:%s" % (ctx.server.get("file"), ctx.server.get("line")),
+                          "server %s %s" % (ctx.server.get("name"), ctx.server.get("address_raw") or ctx.address)),
+                 evidence("why %s" % unit, "named by %s" % ctx.intended_source)],
+                manual("Point server %s at port %s in %s:%s, or make %s listen on %s; lbdoctor does not rewrite "
+                       "either configuration." % (ctx.name, ports[0], ctx.server.get("file"), ctx.server.get("line"), unit, ctx.port),
+                       host=ctx.lb, file=ctx.server.get("file"), line=ctx.server.get("line"), from_port=ctx.port,
+                       to_port=ports[0])))
+            return findings
+
+    if not on_port:
+        why = ("%s (named by %s) is %s" % (unit, ctx.intended_source, state.get("ActiveState") if state else "not known on the host")
+               if unit else "no unit is known to serve it (set lbdoctor_unit_map to name one)")
+        findings.append(finding(
+            "no_listener", "Nothing listens on port %s on %s; %s" % (ctx.port, ctx.host, why),
+            [evidence("listening sockets on %s" % ctx.host, "none on port %s (%d listening sockets in all)" % (
+                ctx.port, len(facts.get("listeners") or [])))],
+            manual("Start the service that should listen on %s:%s, or correct the port in %s:%s." % (
+                ctx.ip, ctx.port, ctx.server.get("file"), ctx.server.get("line")), host=ctx.host)))
+    return findings

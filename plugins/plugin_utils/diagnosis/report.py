@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: lbdoctor.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The report contract (schema_version 1, docs/report.md) and its renderings for people.
+
+Later layers (remediation, verification, other output formats) fill the "remediation" and
+"after" members and add keys; none of the keys here is ever renamed or removed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.causes import VERDICTS
+
+SCHEMA_VERSION = 1
+STAT_KEYS = ("status", "check_status", "last_chk")
+
+
+def server_record(ctx, verdict, findings):
+    stat = ctx.stat or {}
+    haproxy = dict((key, stat.get(key)) for key in STAT_KEYS)
+    haproxy["check_desc"] = stat.get("check_desc")
+    haproxy["runtime_error"] = ctx.runtime_error if not ctx.stat else None
+    record = {
+        "lb": ctx.lb,
+        "backend": ctx.backend.get("name"),
+        "server": ctx.server.get("name"),
+        "address": str(ctx.ip) if ctx.ip is not None else ctx.address,
+        "port": ctx.port,
+        "host": ctx.host,
+        "config": {"file": ctx.server.get("file"), "line": ctx.server.get("line"),
+                   "address_raw": ctx.server.get("address_raw"), "check_port": ctx.server.get("check_port")},
+        "haproxy": haproxy,
+        "probe": dict(ctx.probe) if ctx.probe else {},
+        "verdict": verdict,
+        "findings": findings,
+        "remediation": {"status": "not_requested", "actions": []},
+        "after": {},
+    }
+    if ctx.resolution:
+        record["config"]["resolution"] = ctx.resolution
+    if ctx.intended_unit:
+        record["intended_unit"] = {"unit": ctx.intended_unit, "source": ctx.intended_source}
+    return record
+
+
+def summarize(servers):
+    counts = dict((verdict, 0) for verdict in VERDICTS)
+    for server in servers:
+        counts[server["verdict"]] = counts.get(server["verdict"], 0) + 1
+    return {
+        "servers": len(servers),
+        "healthy": counts["healthy"],
+        "not_healthy": len(servers) - counts["healthy"],
+        "by_verdict": dict((verdict, count) for verdict, count in counts.items() if count),
+    }
+
+
+def build_report(servers, generated_at, mode="diagnose", hosts=None):
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": generated_at,
+        "mode": mode,
+        "servers": servers,
+        "hosts": hosts or {},
+        "summary": summarize(servers),
+    }
+
+
+def _row_evidence(server):
+    haproxy = server["haproxy"]
+    shown = "%s/%s" % (haproxy.get("status") or "?", haproxy.get("check_status") or "?")
+    if haproxy.get("last_chk"):
+        shown += " %s" % haproxy["last_chk"]
+    if not server["findings"]:
+        return shown
+    return "%s; %s" % (shown, server["findings"][0]["summary"])
+
+
+def table_lines(report):
+    """The console summary: one line per server, aligned columns, then the totals."""
+    header = ("LB", "SERVER", "ADDRESS", "HOST", "VERDICT", "EVIDENCE")
+    rows = []
+    for server in report["servers"]:
+        address = server["address"] if ":" not in str(server["address"]) else "[%s]" % server["address"]
+        rows.append((server["lb"], "%s/%s" % (server["backend"], server["server"]), "%s:%s" % (address, server["port"]),
+                     server["host"] or "-", server["verdict"], _row_evidence(server)))
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header] + rows:
+        lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + str(row[-1]))
+    summary = report["summary"]
+    lines.append("%d servers: %d healthy, %d not healthy (%s)" % (
+        summary["servers"], summary["healthy"], summary["not_healthy"],
+        ", ".join("%s %d" % (k, v) for k, v in sorted(summary["by_verdict"].items())) or "none"))
+    return lines
+
+
+def _md_cell(text):
+    return str(text).replace("|", "\\|").replace("\n", "<br>")
+
+
+def render_markdown(report):
+    """report.md: the summary table, then every finding of every server with evidence and fix."""
+    out = ["# lbdoctor diagnosis", "",
+           "Generated %s, mode `%s`, schema %s." % (report["generated_at"], report["mode"], report["schema_version"]), "",
+           "| LB | Server | Address | Host | HAProxy | Verdict |", "|---|---|---|---|---|---|"]
+    for server in report["servers"]:
+        haproxy = server["haproxy"]
+        out.append("| %s | %s/%s | %s:%s | %s | %s %s | **%s** |" % tuple(_md_cell(x) for x in (
+            server["lb"], server["backend"], server["server"], server["address"], server["port"], server["host"] or "-",
+            haproxy.get("status") or "?", haproxy.get("check_status") or "", server["verdict"])))
+    summary = report["summary"]
+    out += ["", "%d servers: %d healthy, %d not healthy." % (summary["servers"], summary["healthy"], summary["not_healthy"]), ""]
+    for server in report["servers"]:
+        if not server["findings"]:
+            continue
+        out += ["## %s/%s on %s: `%s`" % (server["backend"], server["server"], server["lb"], server["verdict"]), ""]
+        for number, item in enumerate(server["findings"], 1):
+            out.append("%d. **%s**: %s" % (number, item["cause"], item["summary"]))
+            for ev in item["evidence"]:
+                text = str(ev["text"])
+                if "\n" in text:
+                    out.append("   - %s:" % ev["source"])
+                    out.append("")
+                    out += ["         " + line for line in text.splitlines()]
+                    out.append("")
+                else:
+                    out.append("   - %s: `%s`" % (ev["source"], text.replace("`", "'")))
+            fix = item["fix"]
+            out.append("   - fix (%s): %s" % ("automatic" if fix.get("automatic") else "manual", fix["description"]))
+            for argv in fix.get("commands") or []:
+                out.append("     `%s` on %s" % (" ".join(argv), fix.get("host")))
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
