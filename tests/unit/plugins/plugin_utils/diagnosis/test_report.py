@@ -34,3 +34,13 @@ def test_markdown_lists_findings_with_evidence_and_fix_commands():
     assert "`systemctl start app.service` on web2" in text
     assert "second | line" in text  # multi-line evidence kept verbatim in a code block
     assert "## web/web1" not in text  # healthy servers have no findings section
+
+
+def test_probe_targets_are_unique_in_config_order_with_check_ports():
+    from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.targets import probe_targets
+
+    servers = [server("a", "198.18.0.11", 3306, 30, check_port=9200), server("b", "198.18.0.11", 3306, 31),
+               server("sock", "/run/app.sock", None, 32, family="unix"), server("c", "198.18.0.12", 8080, 33, source="198.18.0.2")]
+    targets = probe_targets([lb_result(servers, []), {"unreachable": True}])
+    assert targets == [{"address": "198.18.0.11", "port": 3306}, {"address": "198.18.0.11", "port": 9200},
+                       {"address": "198.18.0.12", "port": 8080, "source": "198.18.0.2"}]
