@@ -1,0 +1,179 @@
+"""The fault catalogue: what each fault does to a server's service or host, and the verdict it implies.
+
+Pure Python. `apply()` turns a server's declared faults into changes of its service spec and host
+spec (firewall rules, extra units, extra addresses, steps to run after boot). Rendering those specs into
+files is hostfiles.py's job.
+"""
+
+from .errors import LabError
+
+CAUSE_CODES = (
+    "healthy", "service_stopped", "no_listener", "wrong_port", "bound_to_loopback", "bound_to_other_address",
+    "address_family_mismatch", "firewall_reject", "firewall_drop", "port_conflict", "socket_unit_inactive",
+    "address_not_on_host", "unknown",
+)
+
+IPTABLES_REJECT_WITH = (
+    "icmp-port-unreachable", "icmp-host-prohibited", "icmp-admin-prohibited", "icmp-net-unreachable",
+    "icmp-host-unreachable", "icmp-net-prohibited", "icmp-proto-unreachable", "tcp-reset",
+)
+# scenario spelling -> nft statement
+NFT_REJECT_WITH = {
+    "default": "reject",
+    "tcp-reset": "reject with tcp reset",
+    "icmpx-port-unreachable": "reject with icmpx type port-unreachable",
+    "icmpx-admin-prohibited": "reject with icmpx type admin-prohibited",
+    "icmpx-host-unreachable": "reject with icmpx type host-unreachable",
+    "icmpx-no-route": "reject with icmpx type no-route",
+}
+
+# type -> (default verdict, {param: default})
+FAULTS = {
+    "unit_stopped": ("service_stopped", {}),
+    "bind_loopback": ("bound_to_loopback", {"address": "127.0.0.1"}),
+    "bind_other_address": ("bound_to_other_address", {"address": None}),
+    "ipv6_only": ("address_family_mismatch", {"address": "::"}),
+    "iptables_reject": ("firewall_reject", {"reject_with": "icmp-port-unreachable"}),
+    "iptables_drop": ("firewall_drop", {}),
+    "nft_reject": ("firewall_reject", {"reject_with": "default"}),
+    "nft_drop": ("firewall_drop", {}),
+    "decoy_reject": (None, {"source": None, "tool": "iptables", "reject_with": None}),
+    "wrong_port": ("wrong_port", {"listen_port": None}),
+    "port_conflict": ("port_conflict", {"holder": "unit", "holder_unit": None, "holder_address": "127.0.0.1"}),
+    "no_listener": ("no_listener", {}),
+    "socket_unit_inactive": ("socket_unit_inactive", {}),
+}
+# Faults that change the service itself: two of them on one server make no sense together.
+SERVICE_FAULTS = {"unit_stopped", "bind_loopback", "bind_other_address", "ipv6_only", "wrong_port",
+                  "port_conflict", "no_listener", "socket_unit_inactive"}
+
+
+def normalize(raw, where):
+    """A fault is `name` or `{type: name, param: value...}`; return the dict with every param filled in."""
+    if isinstance(raw, str):
+        raw = {"type": raw}
+    if not isinstance(raw, dict) or "type" not in raw:
+        raise LabError("%s: a fault is a name or a mapping with `type`, got %r" % (where, raw))
+    kind = raw["type"]
+    if kind not in FAULTS:
+        raise LabError("%s: unknown fault type %r (known: %s)" % (where, kind, ", ".join(sorted(FAULTS))))
+    params = dict(FAULTS[kind][1])
+    unknown = set(raw) - set(params) - {"type"}
+    if unknown:
+        raise LabError("%s: fault %s does not take %s (it takes: %s)"
+                       % (where, kind, ", ".join(sorted(unknown)), ", ".join(sorted(params)) or "nothing"))
+    params.update({k: v for k, v in raw.items() if k != "type"})
+    fault = {"type": kind}
+    fault.update(params)
+    if kind == "iptables_reject" and fault["reject_with"] not in IPTABLES_REJECT_WITH:
+        raise LabError("%s: iptables_reject reject_with %r: use one of %s"
+                       % (where, fault["reject_with"], ", ".join(IPTABLES_REJECT_WITH)))
+    if kind == "nft_reject" and fault["reject_with"] not in NFT_REJECT_WITH:
+        raise LabError("%s: nft_reject reject_with %r: use one of %s"
+                       % (where, fault["reject_with"], ", ".join(NFT_REJECT_WITH)))
+    if kind == "decoy_reject":
+        if fault["tool"] not in ("iptables", "nft"):
+            raise LabError("%s: decoy_reject tool must be iptables or nft" % where)
+        table = IPTABLES_REJECT_WITH if fault["tool"] == "iptables" else NFT_REJECT_WITH
+        if fault["reject_with"] is None:
+            fault["reject_with"] = "icmp-port-unreachable" if fault["tool"] == "iptables" else "default"
+        if fault["reject_with"] not in table:
+            raise LabError("%s: decoy_reject reject_with %r is not valid for %s" % (where, fault["reject_with"], fault["tool"]))
+    if kind == "port_conflict" and fault["holder"] not in ("unit", "process"):
+        raise LabError("%s: port_conflict holder must be `unit` or `process`" % where)
+    if kind == "wrong_port" and fault["listen_port"] is not None:
+        fault["listen_port"] = check_port(fault["listen_port"], where + ": wrong_port listen_port")
+    return fault
+
+
+def check_port(value, where):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise LabError("%s: a port is an integer from 1 to 65535, got %r" % (where, value))
+    return value
+
+
+def default_expect(faults, where):
+    """The verdict the faults imply; several service or firewall faults need an explicit `expect`."""
+    verdicts = [FAULTS[f["type"]][0] for f in faults if FAULTS[f["type"]][0] is not None]
+    if not verdicts:
+        return "healthy"
+    if len(verdicts) == 1:
+        return verdicts[0]
+    raise LabError("%s: several faults (%s): say which verdict to expect with `expect:`"
+                   % (where, ", ".join(f["type"] for f in faults)))
+
+
+def check_combination(faults, where):
+    service = [f["type"] for f in faults if f["type"] in SERVICE_FAULTS]
+    if len(service) > 1:
+        raise LabError("%s: faults %s both change the service; pick one" % (where, " and ".join(service)))
+
+
+def apply(server, service, host, allocator):
+    """Apply server['faults'] to `service` (dict, see scenario.new_service) and `host`; return the service
+    (None when there is none at all)."""
+    where = "server %s/%s" % (server["backend"], server["name"])
+    port = server["port"]
+    for fault in server["faults"]:
+        kind = fault["type"]
+        if kind == "unit_stopped":
+            service["after_boot"].append(["systemctl", "stop", service["unit"]])
+            service["state"] = "stopped"
+        elif kind in ("bind_loopback", "ipv6_only"):
+            service["listen_address"] = fault["address"]
+            service["family"] = "ipv6" if ":" in fault["address"] else "ipv4"
+            service["v6only"] = True if kind == "ipv6_only" else None
+        elif kind == "bind_other_address":
+            address = fault["address"]
+            if address is None:
+                address = allocator.next_high("secondary address of %s" % host["name"])
+            else:
+                address = allocator.claim(address, "secondary address of %s" % host["name"])
+            fault["address"] = address
+            host["extra_addresses"].append(address)
+            service["listen_address"] = address
+        elif kind == "iptables_reject":
+            host["iptables"].append("-A INPUT -p tcp -m tcp --dport %d -j REJECT --reject-with %s"
+                                    % (port, fault["reject_with"]))
+        elif kind == "iptables_drop":
+            host["iptables"].append("-A INPUT -p tcp -m tcp --dport %d -j DROP" % port)
+        elif kind == "nft_reject":
+            host["nft"].append("tcp dport %d %s" % (port, NFT_REJECT_WITH[fault["reject_with"]]))
+        elif kind == "nft_drop":
+            host["nft"].append("tcp dport %d drop" % port)
+        elif kind == "decoy_reject":
+            if fault["source"] is None:
+                fault["source"] = allocator.next_high("decoy source for %s" % where)
+            if fault["tool"] == "iptables":
+                host["iptables"].append("-A INPUT -s %s/32 -p tcp -m tcp --dport %d -j REJECT --reject-with %s"
+                                        % (fault["source"], port, fault["reject_with"]))
+            else:
+                host["nft"].append("ip saddr %s tcp dport %d %s"
+                                   % (fault["source"], port, NFT_REJECT_WITH[fault["reject_with"]]))
+        elif kind == "wrong_port":
+            if fault["listen_port"] is None:
+                fault["listen_port"] = port + 1 if port < 65535 else port - 1
+            if fault["listen_port"] == port:
+                raise LabError("%s: wrong_port listen_port must differ from the server port %d" % (where, port))
+            service["listen_port"] = fault["listen_port"]
+        elif kind == "port_conflict":
+            holder_unit = fault["holder_unit"] or "legacy-%d.service" % port
+            fault["holder_unit"] = holder_unit if fault["holder"] == "unit" else None
+            holder = {
+                "kind": fault["holder"],
+                "unit": fault["holder_unit"],
+                "listen_address": fault["holder_address"],
+                "listen_port": port,
+                "name": "legacy-%d" % port,
+            }
+            host["holders"].append(holder)
+            service["conflict_with"] = holder
+            service["state"] = "failed"
+        elif kind == "no_listener":
+            return None
+        elif kind == "socket_unit_inactive":
+            service["activation"] = "socket"
+            service["socket_unit"] = service["unit"][: -len(".service")] + ".socket"
+            service["after_boot"].append(["systemctl", "stop", service["socket_unit"], service["unit"]])
+            service["state"] = "socket_stopped"
+    return service
