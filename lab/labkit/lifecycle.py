@@ -204,12 +204,16 @@ def show_stat(leader):
     return list(csv.DictReader(io.StringIO(out[2:])))
 
 
+SETTLE_STABLE_S = 2.5  # inter 1s + timeout check 2s: every server has been checked again since the faults
+
+
 def settle_haproxy(sc, st, timeout):
     """Wait until every server HAProxy checks is UP when its expectation is healthy and DOWN otherwise."""
     deadline = time.monotonic() + timeout
     lb = sc["haproxy"]["hosts"][0]
     leader = st["hosts"][lb]["leader_pid"]
     table = []
+    first_ok = None
     while True:
         try:
             rows = {(r["pxname"], r["svname"]): r for r in show_stat(leader)}
@@ -222,8 +226,17 @@ def settle_haproxy(sc, st, timeout):
             want = "UP" if server["expect"] == "healthy" else "DOWN"
             ok = server["expect"] == "unknown" or status == want
             table.append((server["backend"], server["name"], status, row.get("check_status", ""), ok, server["expect"]))
-        if all(r[4] for r in table) or time.monotonic() > deadline:
-            return all(r[4] for r in table), table
+        now = time.monotonic()
+        if all(r[4] for r in table):
+            # Hold the picture for a few check intervals: a server may still be DOWN from boot order
+            # (its backend booted after HAProxy's first check) although its fault does not work.
+            first_ok = first_ok or now
+            if now - first_ok >= SETTLE_STABLE_S:
+                return True, table
+        else:
+            first_ok = None
+        if now > deadline:
+            return False, table
         time.sleep(0.5)
 
 
@@ -269,8 +282,8 @@ def _teardown(state_dir, st, prefix):
     # 1. ask every container to power off, in parallel
     def stop(item):
         name, entry = item
-        if entry.get("nspawn_pid"):
-            container.stop(entry["nspawn_pid"], entry["machine"])
+        if entry.get("nspawn_pid") and not container.stop(entry["nspawn_pid"], entry["machine"]):
+            log("host %s did not power off within 10s; killing it" % name)
     _parallel(stop, list(hosts.items()))
     # 2. kill whatever is left in the lab's cgroups (every hierarchy)
     lab_cgroups = set(cgroups.related_dirs(prefix))

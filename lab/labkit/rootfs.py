@@ -30,7 +30,7 @@ MIRRORS = [
 PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "python3",
     "iptables", "nftables", "iproute2", "haproxy", "socat", "procps", "psmisc", "lsof",
-    "iputils-ping", "netcat-openbsd", "less",
+    "iputils-ping", "netcat-openbsd", "curl", "less",
 ]
 # Units masked in every host: nothing there may touch the network config or run on a timer.
 MASKED_UNITS = [
