@@ -1,0 +1,327 @@
+"""Tests of the backend_facts orchestrator with a fake `run`, a fake `read` and a /proc tree
+built in tmp_path.
+
+Inputs: /proc/net/tcp*, ip -j addr show, ss captures from tests/unit/fixtures/backend/netns1
+(real, Debian 12, see README); systemctl show / journal from tests/unit/fixtures/backend/systemd
+(HAND-MADE in systemd 252's format, except systemctl-show-no-pid1.stderr which is real).
+"""
+
+import errno
+import json
+
+import pytest
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import backend_collect
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_collect import (
+    collect,
+    healthy_mapping,
+    resolve_subsets,
+)
+
+from test_backend_sockets import make_process  # same folder, pytest rootdir import mode
+
+SHOW_PROPS = ",".join(backend_collect.systemd.SHOW_PROPERTIES)
+
+
+class FakeHost(object):
+    """Answers `run` from a table of argv tuples and `read` from a dict of paths."""
+
+    def __init__(self, fixture_text, commands=None, files=None, dirs=None, binaries=()):
+        net = "backend/netns1/"
+        self.files = {
+            "/proc/net/tcp": fixture_text(net + "proc_net_tcp.txt"),
+            "/proc/net/tcp6": fixture_text(net + "proc_net_tcp6.txt"),
+            "/proc/sys/net/ipv6/bindv6only": "0\n",
+            "/proc/sys/kernel/hostname": "web1\n",
+        }
+        self.files.update(files or {})
+        self.commands = {("ip", "-j", "addr", "show"): (0, fixture_text(net + "ip-j-addr-show.json"), "")}
+        self.commands.update(commands or {})
+        self.dirs = dirs or {}
+        self.binaries = set(binaries)
+        self.calls = []
+
+    def run(self, argv):
+        assert isinstance(argv, list) and all(isinstance(a, str) for a in argv)
+        self.calls.append(list(argv))
+        for key, answer in self.commands.items():
+            if tuple(argv) == key:
+                return answer
+        return 127, "", "%s: not in the fake host" % argv[0]
+
+    def read(self, path):
+        if path in self.files:
+            value = self.files[path]
+            if isinstance(value, Exception):
+                raise value
+            return value
+        raise IOError(errno.ENOENT, "No such file or directory", path)
+
+    def list_dir(self, path):
+        if path in self.dirs:
+            return self.dirs[path]
+        raise OSError(errno.ENOENT, "No such file or directory", path)
+
+    def which(self, name):
+        return "/usr/bin/" + name if name in self.binaries else None
+
+
+def netlink_ok():
+    return {12036: False, 12037: True, 12038: True}, None
+
+
+def netlink_broken():
+    return {}, "NETLINK_SOCK_DIAG dump failed: [Errno 93] Protocol not supported"
+
+
+@pytest.fixture
+def proc(tmp_path):
+    make_process(tmp_path, 7157, fds=["socket:[12034]", "socket:[12035]", "socket:[12036]",
+                                      "socket:[12037]", "socket:[12038]", "socket:[12039]"],
+                 comm="python3", cmdline=("python3", "listen.py"), uid=0,
+                 cgroup="0::/system.slice/app.service\n")
+    make_process(tmp_path, 7200, fds=["socket:[12034]"], comm="python3",
+                 cmdline=("python3", "listen.py"), cgroup="0::/system.slice/app.service\n")
+    return str(tmp_path)
+
+
+def test_listeners_with_owners_units_and_v6only(fixture_text, proc):
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners"]}, proc_root=proc,
+                    inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert facts["hostname"] == "web1"
+    assert facts["bindv6only"] == 0
+    listeners = facts["listeners"]
+    assert [(l["port"], l["family"], l["address"]) for l in listeners] == [
+        (8080, "ipv4", "0.0.0.0"), (8081, "ipv4", "127.0.0.1"), (8082, "ipv6", "::"),
+        (8083, "ipv6", "::1"), (8084, "ipv6", "::"), (8085, "ipv4", "198.18.0.11")]
+    first = listeners[0]
+    assert (first["pid"], first["pids"], first["process"], first["user"], first["unit"]) == \
+        (7157, [7157, 7200], "python3", "root", "app.service")
+    assert first["cmdline"] == "python3 listen.py"
+    assert [(l["port"], l["v6only"], l["accepts_ipv4"]) for l in listeners] == [
+        (8080, None, True), (8081, None, True), (8082, False, True), (8083, True, False),
+        (8084, True, False), (8085, None, True)]
+    assert facts["unavailable"] == []
+    # /proc was readable: no subprocess at all for listeners.
+    assert host.calls == []
+
+
+def test_v6only_falls_back_to_one_ss_call(fixture_text, proc):
+    host = FakeHost(fixture_text, commands={
+        ("ss", "-tlneH"): (0, fixture_text("backend/netns1/ss-tlneH.txt"), "")})
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners"]}, proc_root=proc,
+                    inet_diag=netlink_broken, which=host.which, list_dir=host.list_dir)
+    assert host.calls == [["ss", "-tlneH"]]
+    assert [l["v6only"] for l in facts["listeners"] if l["family"] == "ipv6"] == [False, True, True]
+    assert facts["unavailable"] == []
+
+
+def test_v6only_unknown_when_both_fail(fixture_text, proc):
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners"]}, proc_root=proc,
+                    inet_diag=netlink_broken, which=host.which, list_dir=host.list_dir)
+    dual = [l for l in facts["listeners"] if l["port"] == 8082][0]
+    assert dual["v6only"] is None and dual["accepts_ipv4"] is None
+    assert [u["what"] for u in facts["unavailable"]] == ["listeners.v6only"]
+    assert "Protocol not supported" in facts["unavailable"][0]["reason"]
+
+
+def test_ss_fallback_when_proc_is_unreadable(fixture_text, tmp_path):
+    denied = IOError(errno.EACCES, "Permission denied")
+    host = FakeHost(fixture_text, files={"/proc/net/tcp": denied, "/proc/net/tcp6": denied},
+                    commands={("ss", "-tlnpeH"): (0, fixture_text("backend/netns1/ss-tlnpeH.txt"), "")})
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners"]}, proc_root=str(tmp_path),
+                    inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert host.calls == [["ss", "-tlnpeH"]]
+    by_port = dict((l["port"], l) for l in facts["listeners"])
+    assert by_port[8082]["v6only"] is False and by_port[8084]["v6only"] is True
+    assert by_port[8080]["pid"] == 7157 and by_port[8080]["process"] == "python3"
+    assert by_port[8080]["source"] == "ss"
+    assert [u["source"] for u in facts["unavailable"]] == ["/proc/net/tcp", "/proc/net/tcp6"]
+
+
+def test_nothing_readable_still_returns(fixture_text, tmp_path):
+    denied = IOError(errno.EACCES, "Permission denied")
+    host = FakeHost(fixture_text, files={"/proc/net/tcp": denied, "/proc/net/tcp6": denied,
+                                         "/proc/sys/net/ipv6/bindv6only": denied})
+    host.commands = {}
+    facts = collect(host.run, host.read, {}, proc_root=str(tmp_path), inet_diag=netlink_ok,
+                    which=host.which, list_dir=host.list_dir)
+    assert facts["listeners"] == [] and facts["addresses"] == []
+    whats = [u["what"] for u in facts["unavailable"]]
+    assert whats[:4] == ["listeners", "listeners", "listeners", "bindv6only"]
+    assert "units" in whats and "firewall" in whats and "mac" in whats
+
+
+def show_units_argv(units):
+    return ("systemctl", "show", "-p", SHOW_PROPS, "--") + tuple(units)
+
+
+def test_units_state_journal_and_port_owners(fixture_text, proc):
+    show = fixture_text("backend/systemd/show-app-failed.txt")
+    journal = fixture_text("backend/systemd/journal-app.txt")
+    host = FakeHost(fixture_text, commands={
+        show_units_argv(["app.service", "old.service", "*.socket", "*.service"]): (0, show, ""),
+        ("journalctl", "-u", "app.service", "-n", "5", "-o", "short-iso", "--no-pager"): (0, journal, ""),
+        ("journalctl", "-u", "api.service", "-n", "5", "-o", "short-iso", "--no-pager"):
+            (0, fixture_text("backend/systemd/journal-empty.txt"), ""),
+        ("journalctl", "-u", "ghost.service", "-n", "5", "-o", "short-iso", "--no-pager"): (0, "", ""),
+    }, files={"/var/lib/lbdoctor/last_healthy.json": json.dumps(
+        {"version": 1, "ports": {"7000": {"unit": "old.service"}}})},
+        dirs={"/etc/systemd/system": ["legacy.service", "multi-user.target.wants"]})
+    host.files["/etc/systemd/system/legacy.service"] = "[Service]\nExecStart=/opt/legacy --port 9090\n"
+    facts = collect(host.run, host.read,
+                    {"gather_subset": ["listeners", "units"], "ports": [8080, 9090, 7000, 8081],
+                     "journal_lines": 5},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert host.calls[0] == list(show_units_argv(["app.service", "old.service", "*.socket", "*.service"]))
+    # legacy.service is only in a unit file nobody loaded: one more show call just for it.
+    assert host.calls[1] == list(show_units_argv(["legacy.service"]))
+    assert host.calls[2:] == [["journalctl", "-u", "api.service", "-n", "5", "-o", "short-iso", "--no-pager"],
+                              ["journalctl", "-u", "app.service", "-n", "5", "-o", "short-iso", "--no-pager"]]
+    app = facts["units"]["app.service"]
+    assert (app["ActiveState"], app["SubState"], app["Result"], app["ExecMainStatus"]) == \
+        ("failed", "failed", "exit-code", 1)
+    assert app["TriggeredBy"] == ["app.socket"]
+    assert app["ExecStart"] == ["/usr/bin/python3 -m http.server 8080 --bind 0.0.0.0"]
+    assert "OSError: [Errno 98] Address already in use" in app["journal"][2]
+    assert facts["units"]["api.service"]["journal"] == []
+    assert facts["units"]["api.service"]["NRestarts"] == 7
+    assert "Environment" not in facts["units"]["api.service"]
+    assert facts["units"]["old.service"]["found"] is False
+    assert facts["socket_units"] == [{
+        "unit": "app.socket", "listen": ["[::]:8080"], "ActiveState": "active", "SubState": "listening",
+        "LoadState": "loaded", "UnitFileState": "enabled", "service": "app.service",
+        "triggers": ["app.service"]}]
+    owners = facts["port_owners"]
+    assert owners["8080"]["unit"] == "app.socket" and owners["8080"]["source"] == "socket_unit"
+    assert owners["8080"]["listening_units"] == ["app.service"]
+    # app.service's ExecStart names 8080 too; web.service's 18080 must not count.
+    assert [c["unit"] for c in owners["8080"]["candidates"]] == ["app.socket", "app.service"]
+    assert owners["9090"]["unit"] == "api.service" and owners["9090"]["source"] == "unit_file"
+    assert [c["unit"] for c in owners["9090"]["candidates"]] == ["api.service", "legacy.service"]
+    assert owners["7000"] == {"unit": "old.service", "source": "last_healthy",
+                              "candidates": [{"unit": "old.service", "source": "last_healthy"}],
+                              "listening_units": []}
+    assert owners["8081"]["unit"] is None
+    assert facts["last_healthy"] == {"7000": "old.service"}
+    assert "ghost.service" not in facts["units"]
+
+
+def test_user_word_comes_first(fixture_text, proc):
+    show = fixture_text("backend/systemd/show-app-failed.txt")
+    host = FakeHost(fixture_text, commands={
+        show_units_argv(["web.service", "app.service", "*.socket"]): (0, show, "")})
+    facts = collect(host.run, host.read,
+                    {"gather_subset": ["listeners", "units"], "unit_map": {8080: "web.service"},
+                     "journal_lines": 0},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert host.calls == [list(show_units_argv(["web.service", "app.service", "*.socket"]))]
+    assert facts["port_owners"]["8080"]["unit"] == "web.service"
+    assert facts["port_owners"]["8080"]["source"] == "user"
+    assert facts["units"]["app.service"]["journal"] is None  # journal_lines 0
+
+
+def test_several_user_units_pick_the_one_listening(fixture_text, proc):
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read,
+                    {"gather_subset": ["listeners", "units"], "ports": [8080, 8443],
+                     "units": ["other.service", "app.service"]},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert facts["port_owners"]["8080"]["candidates"][0] == {"unit": "app.service", "source": "user"}
+    assert facts["port_owners"]["8443"]["unit"] is None
+
+
+def test_systemd_not_running(fixture_text, proc):
+    stderr = fixture_text("backend/systemd/systemctl-show-no-pid1.stderr")
+    host = FakeHost(fixture_text, commands={
+        show_units_argv(["app.service", "*.socket"]): (1, "", stderr)})
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners", "units"], "units": ["app.service"]},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert len(host.calls) == 1
+    assert facts["units"]["app.service"]["found"] is False
+    assert facts["units"]["app.service"]["ActiveState"] is None
+    assert facts["unavailable"] == [{
+        "what": "units", "source": "systemctl show ...",
+        "reason": "exit 1: System has not been booted with systemd as init system (PID 1). "
+                  "Can't operate.; Failed to connect to bus: Host is down"}]
+
+
+def test_bad_state_file_is_reported_not_fatal(fixture_text, proc):
+    host = FakeHost(fixture_text, files={"/tmp/state.json": "{not json"})
+    facts = collect(host.run, host.read, {"gather_subset": ["units"], "state_file": "/tmp/state.json"},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert [u["what"] for u in facts["unavailable"]][0] == "last_healthy"
+    assert facts["last_healthy"] == {}
+
+
+def test_addresses_and_containers(fixture_text, proc):
+    docker = ('{"ID":"%s","Image":"nginx:1.25","Names":"web","Ports":"0.0.0.0:8080->80/tcp, '
+              ':::8080->80/tcp","State":"running","Status":"Up 2 hours"}\n' % ("a" * 64))
+    host = FakeHost(fixture_text, binaries=["docker"], commands={
+        ("docker", "ps", "--no-trunc", "--format", "{{json .}}"): (0, docker, "")})
+    facts = collect(host.run, host.read, {"gather_subset": ["addresses", "containers"]},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert [c[0] for c in host.calls] == ["ip", "docker"]
+    assert [(a["ifname"], a["address"]) for a in facts["addresses"]][:2] == [("lo", "127.0.0.1"), ("lo", "::1")]
+    assert facts["containers"][0]["ports"] == [
+        {"host_address": "0.0.0.0", "host_port": 8080, "container_port": 80, "protocol": "tcp"},
+        {"host_address": "::", "host_port": 8080, "container_port": 80, "protocol": "tcp"}]
+    assert "listeners" not in facts
+
+
+def test_no_container_binary_no_call(fixture_text, proc):
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read, {"gather_subset": ["containers"]}, proc_root=proc,
+                    inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert host.calls == [] and facts["containers"] == [] and facts["unavailable"] == []
+
+
+@pytest.mark.parametrize("requested,expected", [
+    (None, ["listeners", "addresses", "units", "containers", "firewall", "mac"]),
+    (["all", "!containers", "!firewall", "!mac"], ["listeners", "addresses", "units"]),
+    (["!units"], ["listeners", "addresses", "containers", "firewall", "mac"]),
+    (["units", "listeners"], ["listeners", "units"]),
+])
+def test_resolve_subsets(requested, expected):
+    assert resolve_subsets(requested) == expected
+
+
+def test_resolve_subsets_rejects_unknown():
+    with pytest.raises(ValueError, match="unknown gather_subset 'hardware'"):
+        resolve_subsets(["hardware"])
+
+
+def test_unimplemented_subsets_are_listed(fixture_text, proc):
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read, {"gather_subset": ["firewall"]}, proc_root=proc,
+                    inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert facts["unavailable"] == [{"what": "firewall", "source": "lbdoctor.haproxy.backend_facts",
+                                     "reason": "subset not provided by this version of the collection"}]
+    assert "firewall" not in facts
+
+
+def test_external_subset_adapter(fixture_text, proc, monkeypatch):
+    def collect_firewall(run, read):
+        return {"backend": "nftables", "unavailable": [{"what": "firewall.x", "reason": "r", "source": "s"}]}
+
+    subsets = [row if row[0] != "firewall" else ("firewall", "firewall", backend_collect._external(collect_firewall))
+               for row in backend_collect.SUBSETS]
+    monkeypatch.setattr(backend_collect, "SUBSETS", subsets)
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read, {"gather_subset": ["firewall"]}, proc_root=proc,
+                    inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert facts["firewall"] == {"backend": "nftables"}
+    assert facts["unavailable"] == [{"what": "firewall.x", "reason": "r", "source": "s"}]
+
+
+def test_healthy_mapping():
+    listeners = [
+        {"port": 22, "unit": "ssh.service", "socket_unit": None, "process": "sshd", "address": "0.0.0.0"},
+        {"port": 8080, "unit": "init.scope", "socket_unit": "app.socket", "process": "systemd", "address": "::"},
+        {"port": 9000, "unit": None, "socket_unit": None, "process": "x", "address": "0.0.0.0"},
+    ]
+    assert healthy_mapping(listeners, [8080, 9000]) == {
+        "8080": {"unit": "app.socket", "process": "systemd", "address": "::"}}
+    assert sorted(healthy_mapping(listeners, [])) == ["22", "8080"]

@@ -1,0 +1,135 @@
+"""Tests of the backend_facts module: option checks, run_command argv and environment,
+check mode and record_healthy. The host is faked: collect() gets a fake read, an empty /proc
+tree and a fake netlink answer, while commands go through AnsibleModule.run_command (mocked).
+"""
+
+import json
+import os
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import backend_collect
+from ansible_collections.lbdoctor.haproxy.plugins.modules import backend_facts
+
+TCP = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+       "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 555 1 0 100 0 0 10 0\n")
+
+
+class Exit(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+def _exit_json(self, **kwargs):
+    raise Exit(kwargs)
+
+
+def _fail_json(self, **kwargs):
+    raise Fail(kwargs)
+
+
+@pytest.fixture
+def host(monkeypatch, tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "42" / "fd").mkdir(parents=True)
+    os.symlink("socket:[555]", str(proc / "42" / "fd" / "3"))
+    (proc / "42" / "comm").write_text("app\n")
+    (proc / "42" / "cmdline").write_bytes(b"/usr/bin/app\0--port\x008080\0")
+    (proc / "42" / "status").write_text("Uid:\t0\t0\t0\t0\nPPid:\t1\n")
+    (proc / "42" / "cgroup").write_text("0::/system.slice/app.service\n")
+    files = {"/proc/net/tcp": TCP, "/proc/net/tcp6": "", "/proc/sys/net/ipv6/bindv6only": "0\n",
+             "/proc/sys/kernel/hostname": "web1\n"}
+    calls = []
+
+    def read(path):
+        if path in files:
+            return files[path]
+        with open(path) as handle:
+            return handle.read()
+
+    real_collect = backend_collect.collect
+
+    def fake_collect(run, read_=None, options=None, **kwargs):
+        return real_collect(run, read, options, proc_root=str(proc), inet_diag=lambda: ({}, None),
+                            which=lambda name: None, list_dir=lambda path: [])
+
+    def run_command(self, args, check_rc=False, environ_update=None, **kwargs):
+        calls.append((list(args), dict(environ_update or {})))
+        return 1, "", "System has not been booted with systemd as init system (PID 1). Can't operate."
+
+    monkeypatch.setattr(backend_facts, "collect", fake_collect)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+    return {"calls": calls, "tmp": tmp_path}
+
+
+def run_module(args):
+    with patch_module_args(args):
+        with pytest.raises((Exit, Fail)) as excinfo:
+            backend_facts.main()
+    return excinfo.type, excinfo.value.args[0]
+
+
+def test_gathers_with_lc_all_c_and_argv_lists(host):
+    kind, result = run_module({"ports": [8080], "units": ["app"], "gather_subset": ["all", "!containers"]})
+    assert kind is Exit
+    assert result["changed"] is False
+    facts = result["ansible_facts"]["lbdoctor_backend"]
+    assert facts["listeners"][0]["unit"] == "app.service"
+    assert facts["listeners"][0]["cmdline"] == "/usr/bin/app --port 8080"
+    argvs = [argv for argv, _env in host["calls"]]
+    assert argvs[0] == ["ip", "-j", "addr", "show"]
+    assert argvs[2][:2] == ["systemctl", "show"]
+    assert argvs[2][-3:] == ["app.service", "*.socket", "*.service"]
+    assert all(env == {"LC_ALL": "C", "LANG": "C"} for _argv, env in host["calls"])
+    assert facts["port_owners"]["8080"]["unit"] == "app.service"
+    assert "units" in [u["what"] for u in facts["unavailable"]]
+
+
+@pytest.mark.parametrize("args,message", [
+    ({"gather_subset": ["hardware"]}, "unknown gather_subset 'hardware'"),
+    ({"units": ["app;rm -rf /"]}, "invalid unit name"),
+    ({"units": ["--help"]}, "must not start with '-'"),
+    ({"unit_map": {"http": "app.service"}}, "is not a port number"),
+    ({"unit_map": {"8080": "bad name.service"}}, "invalid unit name"),
+    ({"ports": [70000]}, "70000 is not a TCP port"),
+    ({"journal_lines": -1}, "journal_lines must be 0 or more"),
+])
+def test_bad_options_fail(host, args, message):
+    kind, result = run_module(args)
+    assert kind is Fail
+    assert message in result["msg"]
+    assert host["calls"] == []
+
+
+def test_record_healthy_check_mode_writes_nothing(host):
+    state = str(host["tmp"] / "state" / "last_healthy.json")
+    kind, result = run_module({"ports": [8080], "record_healthy": True, "state_file": state,
+                               "gather_subset": ["listeners"], "_ansible_check_mode": True})
+    assert kind is Exit
+    assert result["changed"] is True
+    assert result["recorded"] == {"8080": {"unit": "app.service", "process": "app", "address": "0.0.0.0"}}
+    assert not os.path.exists(state)
+
+
+def test_record_healthy_writes_then_is_unchanged_and_backs_up(host):
+    state = str(host["tmp"] / "state" / "last_healthy.json")
+    args = {"ports": [8080], "record_healthy": True, "state_file": state, "gather_subset": ["listeners"]}
+    kind, result = run_module(args)
+    assert kind is Exit and result["changed"] is True and "backup_file" not in result
+    with open(state) as handle:
+        assert json.load(handle) == {"version": 1, "ports": {
+            "8080": {"unit": "app.service", "process": "app", "address": "0.0.0.0"}}}
+    kind, result = run_module(args)
+    assert result["changed"] is False
+    with open(state, "w") as handle:
+        json.dump({"version": 1, "ports": {"8080": {"unit": "old.service"}}}, handle)
+    kind, result = run_module(args)
+    assert result["changed"] is True
+    assert os.path.exists(result["backup_file"])
