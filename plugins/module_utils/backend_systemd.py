@@ -51,8 +51,8 @@ def validate_unit_name(name):
         raise UnitNameError("unit name must be a non-empty string: %r" % (name,))
     if name.startswith("-") or name.startswith("."):
         raise UnitNameError("unit name must not start with '-' or '.': %r" % name)
-    if not _UNIT_NAME_RE.match(name):
-        if _BARE_NAME_RE.match(name) and not name.endswith("@"):
+    if not _UNIT_NAME_RE.fullmatch(name):
+        if _BARE_NAME_RE.fullmatch(name) and not name.endswith("@"):
             name = name + ".service"
         else:
             raise UnitNameError("invalid unit name %r: systemd allows ASCII letters, digits, "
