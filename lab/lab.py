@@ -68,8 +68,9 @@ def main(argv=None):
                          settle=not args.no_settle, settle_timeout=args.settle_timeout)
             return 0
         if args.command == "down":
-            took = lifecycle.down(args.state, args.prefix or "lbd")
-            util.log("down: nothing left (%.2fs)" % took)
+            took = lifecycle.down(args.state, args.prefix)
+            if took:
+                util.log("down: nothing left (%.2fs)" % took)
             return 0
         if args.command == "status":
             return lifecycle.status(args.state)

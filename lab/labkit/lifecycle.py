@@ -267,9 +267,19 @@ def down(state_dir, prefix=None):
             st = state.load(state_dir)
         except LabError as exc:
             log("warning: %s" % exc)
-    prefix = (st or {}).get("prefix") or prefix
-    if not prefix:
-        raise LabError("down: no state in %s and no --prefix: nothing to go by" % state_dir)
+    if st and st.get("prefix"):
+        prefix = st["prefix"]
+    elif prefix:
+        # No state here: clean up by name, but never a lab that another state directory owns.
+        owner = state.registered_state(prefix)
+        if owner and owner != os.path.realpath(state_dir) and state.is_state_dir(owner):
+            raise LabError("prefix %s belongs to the lab in %s; run `lab.py --state %s down`" % (prefix, owner, owner))
+    else:
+        prefixes = state.prefixes_of(state_dir)
+        if not prefixes:
+            log("down: no lab in %s, nothing to do" % state_dir)
+            return 0.0
+        prefix = prefixes[0]
     with state.Lock(prefix):
         t0 = time.monotonic()
         _teardown(state_dir, st, prefix)

@@ -93,3 +93,17 @@ def unregister(prefix):
         os.rmdir(REGISTRY_DIR)
     except OSError:
         pass
+
+
+def prefixes_of(state_dir):
+    """Prefixes registered to state_dir (a lab whose state directory was lost can still be found)."""
+    found = []
+    real = os.path.realpath(state_dir)
+    try:
+        names = sorted(os.listdir(REGISTRY_DIR))
+    except OSError:
+        return found
+    for name in names:
+        if registered_state(name) == real:
+            found.append(name)
+    return found
