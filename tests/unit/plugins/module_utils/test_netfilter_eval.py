@@ -1,0 +1,384 @@
+"""Tests of the netfilter evaluator (plugins/module_utils/netfilter_eval.py) on iptables rulesets.
+
+Every semantic has a small hand-written ruleset; the corpus (../shared/corpus/iptables_save)
+checks that real dumps evaluate. Expected errnos come from the kernel's icmp_err_convert[]
+(net/ipv4/icmp.c) and icmpv6 tab_unreach[] (net/ipv6/icmp.c); what HAProxy showed for each
+fault is in ../shared/lab-notes.md.
+"""
+
+import pytest
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_eval import (
+    RulesetError,
+    compile_ruleset,
+    evaluate,
+    evaluate_many,
+)
+
+LB = "198.18.0.10"
+WEB = "198.18.0.11"
+
+
+def pkt(dport=8080, src=LB, dst=WEB, iif="eth0", **kw):
+    out = {"family": "ipv4" if ":" not in dst else "ipv6", "src": src, "dst": dst, "dport": dport,
+           "proto": "tcp", "iif": iif}
+    out.update(kw)
+    return out
+
+
+def filt(*rules, policy="ACCEPT", chains=()):
+    lines = ["*filter", ":INPUT %s [0:0]" % policy, ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    lines += [":%s - [0:0]" % c for c in chains]
+    lines += list(rules) + ["COMMIT", ""]
+    return "\n".join(lines)
+
+
+def ev(text, packet=None, **kw):
+    return evaluate({"iptables_save": text}, packet or pkt(), **kw)
+
+
+def test_empty_ruleset_accepts_and_names_the_policy():
+    res = ev(filt())
+    assert res["verdict"] == "accept"
+    assert res["observed_as"] == "open"
+    assert res["rule"]["policy"] is True
+    assert res["rule"]["text"] == ":INPUT ACCEPT [0:0]"
+    assert res["destination"] == {"address": WEB, "port": 8080}
+    assert res["redirected"] is False
+    assert res["path"] == ["iptables filter INPUT"]
+
+
+def test_policy_drop_is_a_timeout():
+    res = ev(filt("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", policy="DROP"))
+    assert (res["verdict"], res["observed_as"], res["errno"]) == ("drop", "timeout", None)
+    assert res["rule"]["policy"] is True and res["rule"]["chain"] == "INPUT"
+
+
+@pytest.mark.parametrize("reject_with, name, errno, observed", [
+    ("", "icmp-port-unreachable", "ECONNREFUSED", "refused"),
+    (" --reject-with tcp-reset", "tcp-reset", "ECONNREFUSED", "refused"),
+    (" --reject-with icmp-port-unreachable", "icmp-port-unreachable", "ECONNREFUSED", "refused"),
+    (" --reject-with icmp-host-prohibited", "icmp-host-prohibited", "EHOSTUNREACH", "unreachable"),
+    (" --reject-with icmp-net-prohibited", "icmp-net-prohibited", "ENETUNREACH", "unreachable"),
+    (" --reject-with icmp-net-unreachable", "icmp-net-unreachable", "ENETUNREACH", "unreachable"),
+    (" --reject-with icmp-host-unreachable", "icmp-host-unreachable", "EHOSTUNREACH", "unreachable"),
+    (" --reject-with icmp-admin-prohibited", "icmp-admin-prohibited", "EHOSTUNREACH", "unreachable"),
+    (" --reject-with icmp-proto-unreachable", "icmp-proto-unreachable", "ENOPROTOOPT", "unreachable"),
+    (" --reject-with host-prohib", "icmp-host-prohibited", "EHOSTUNREACH", "unreachable"),
+])
+def test_reject_types_ipv4(reject_with, name, errno, observed):
+    res = ev(filt("-A INPUT -p tcp -m tcp --dport 8080 -j REJECT" + reject_with))
+    assert res["verdict"] == "reject"
+    assert (res["reject_with"], res["errno"], res["observed_as"]) == (name, errno, observed)
+    assert res["rule"]["position"] == 1
+    assert res["rule"]["text"] == "-A INPUT -p tcp -m tcp --dport 8080 -j REJECT" + reject_with
+
+
+@pytest.mark.parametrize("reject_with, name, errno, observed", [
+    ("", "icmp6-port-unreachable", "ECONNREFUSED", "refused"),
+    (" --reject-with tcp-reset", "tcp-reset", "ECONNREFUSED", "refused"),
+    (" --reject-with icmp6-adm-prohibited", "icmp6-adm-prohibited", "EACCES", "unreachable"),
+    (" --reject-with icmp6-no-route", "icmp6-no-route", "ENETUNREACH", "unreachable"),
+    (" --reject-with icmp6-addr-unreachable", "icmp6-addr-unreachable", "EHOSTUNREACH", "unreachable"),
+    (" --reject-with icmp6-policy-fail", "icmp6-policy-fail", "EACCES", "unreachable"),
+    (" --reject-with icmp6-reject-route", "icmp6-reject-route", "EACCES", "unreachable"),
+])
+def test_reject_types_ipv6(reject_with, name, errno, observed):
+    text = filt("-A INPUT -p tcp -m tcp --dport 8080 -j REJECT" + reject_with)
+    res = evaluate({"ip6tables_save": text}, pkt(src="2001:db8::10", dst="2001:db8::11"))
+    assert (res["verdict"], res["reject_with"], res["errno"], res["observed_as"]) == ("reject", name, errno, observed)
+    assert res["rule"]["family"] == "ipv6"
+
+
+def test_ipv4_packet_ignores_ip6tables_and_vice_versa():
+    facts = {"iptables_save": filt("-A INPUT -j DROP"), "ip6tables_save": filt()}
+    assert evaluate(facts, pkt())["verdict"] == "drop"
+    assert evaluate(facts, pkt(src="2001:db8::10", dst="2001:db8::11"))["verdict"] == "accept"
+
+
+def test_reject_for_another_source_is_not_blamed():
+    text = filt("-A INPUT -s 10.9.9.9/32 -p tcp -m tcp --dport 8080 -j REJECT",
+                "-A INPUT -p tcp -m tcp --dport 8080 -j ACCEPT", policy="DROP")
+    res = ev(text)
+    assert res["verdict"] == "accept"
+    assert res["rule"]["position"] == 2
+
+
+def test_drop_deep_in_a_custom_chain_reached_by_a_jump_is_found():
+    text = filt("-A INPUT -j A",
+                "-A A -s 10.0.0.0/8 -j ACCEPT",
+                "-A A -j B",
+                "-A A -j ACCEPT",
+                "-A B -p tcp -m multiport --dports 80,8000:8100 -j C",
+                "-A C -m comment --comment \"block web\" -j LOG --log-prefix \"x \"",
+                "-A C -j DROP",
+                chains=("A", "B", "C"))
+    res = ev(text)
+    assert res["verdict"] == "drop"
+    assert res["rule"]["chain"] == "C" and res["rule"]["position"] == 2
+    assert res["path"] == ["iptables filter INPUT", "iptables filter A", "iptables filter B", "iptables filter C"]
+
+
+def test_return_goes_back_to_the_caller_and_return_in_base_chain_is_the_policy():
+    text = filt("-A INPUT -j A", "-A INPUT -j ACCEPT",
+                "-A A -p tcp -m tcp --dport 8080 -j RETURN", "-A A -j DROP",
+                chains=("A",), policy="DROP")
+    assert ev(text)["verdict"] == "accept"
+    assert ev(text, pkt(dport=9090))["verdict"] == "drop"
+    text = filt("-A INPUT -p tcp -j RETURN", "-A INPUT -j ACCEPT", policy="DROP")
+    res = ev(text)
+    assert res["verdict"] == "drop" and res["rule"]["policy"] is True
+
+
+def test_goto_returns_to_the_caller_of_the_caller():
+    # INPUT -j A; A -g B; B falls off -> back to INPUT (not to A), which then rejects.
+    text = filt("-A INPUT -j A", "-A INPUT -j REJECT --reject-with tcp-reset",
+                "-A A -g B", "-A A -j ACCEPT", "-A B -s 10.0.0.0/8 -j ACCEPT",
+                chains=("A", "B"))
+    res = ev(text)
+    assert res["verdict"] == "reject" and res["reject_with"] == "tcp-reset"
+    assert res["rule"]["chain"] == "INPUT" and res["rule"]["position"] == 2
+
+
+@pytest.mark.parametrize("rule, hit", [
+    ("-A INPUT -s 198.18.0.0/24 -j DROP", True),
+    ("-A INPUT ! -s 198.18.0.0/24 -j DROP", False),
+    ("-A INPUT -s 198.18.0.0/255.255.255.0 -j DROP", True),
+    ("-A INPUT -d 198.18.0.11/32 -j DROP", True),
+    ("-A INPUT -d 198.18.0.12/32 -j DROP", False),
+    ("-A INPUT -i eth+ -j DROP", True),
+    ("-A INPUT ! -i eth+ -j DROP", False),
+    ("-A INPUT -i eth1 -j DROP", False),
+    ("-A INPUT -o eth0 -j DROP", False),
+    ("-A INPUT ! -o eth0 -j DROP", True),
+    ("-A INPUT -p udp -j DROP", False),
+    ("-A INPUT ! -p udp -j DROP", True),
+    ("-A INPUT -p 6 -j DROP", True),
+    ("-A INPUT -p all -j DROP", True),
+    ("-A INPUT -f -j DROP", False),
+    ("-A INPUT -p tcp -m tcp --dport 8000:8100 -j DROP", True),
+    ("-A INPUT -p tcp -m tcp ! --dport 8000:8100 -j DROP", False),
+    ("-A INPUT -p tcp -m tcp --dport 8081: -j DROP", False),
+    ("-A INPUT -p tcp -m multiport --dports 22,80,8080 -j DROP", True),
+    ("-A INPUT -p tcp -m multiport --dports 22,80,8000:8079 -j DROP", False),
+    ("-A INPUT -p tcp -m multiport ! --dports 22,80 -j DROP", True),
+    ("-A INPUT -p tcp -m multiport --ports 8080 -j DROP", True),
+    ("-A INPUT -m iprange --src-range 198.18.0.1-198.18.0.10 -j DROP", True),
+    ("-A INPUT -m iprange ! --src-range 198.18.0.1-198.18.0.10 -j DROP", False),
+    ("-A INPUT -m iprange --dst-range 198.18.0.12-198.18.0.20 -j DROP", False),
+    ("-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j DROP", True),
+    ("-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -j DROP", False),
+    ("-A INPUT -p tcp -m tcp --syn -j DROP", True),
+    ("-A INPUT -p tcp -m tcp ! --syn -j DROP", False),
+    ("-A INPUT -m state --state NEW -j DROP", True),
+    ("-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j DROP", False),
+    ("-A INPUT -m conntrack --ctstate INVALID -j DROP", False),
+    ("-A INPUT -m conntrack ! --ctstate NEW -j DROP", False),
+    ("-A INPUT -m addrtype --dst-type LOCAL -j DROP", True),
+    ("-A INPUT -m addrtype --dst-type BROADCAST -j DROP", False),
+    ("-A INPUT -m comment --comment \"x y\" -j DROP", True),
+    ("-A INPUT -p udp -m udp --dport 8080 -j DROP", False),
+    ("-A INPUT -p icmp -m icmp --icmp-type 8 -j DROP", False),
+    ("-A INPUT -m mark --mark 0x0 -j DROP", True),
+    ("-A INPUT -m mark --mark 0x1/0x1 -j DROP", False),
+    ("-A INPUT -m pkttype --pkt-type unicast -j DROP", True),
+    ("-A INPUT -m recent --set --name X --rsource -j DROP", True),
+    ("-A INPUT -m policy --dir in --pol none -j DROP", True),
+])
+def test_matches(rule, hit):
+    res = ev(filt(rule))
+    assert res["verdict"] == ("drop" if hit else "accept"), res
+
+
+def test_ipv6_addresses_and_prefixes(corpus_text):
+    text = corpus_text("iptables_save/diekmann-parser-torture-ip6tables-save.txt")
+    # FORWARD only: an INPUT packet meets the INPUT policy DROP.
+    res = evaluate({"ip6tables_save": text}, pkt(src="2001:db8::1", dst="2001:db8::2"))
+    assert res["verdict"] == "drop" and res["rule"]["text"] == ":INPUT DROP [5:800]"
+
+
+def test_unknown_match_with_different_outcomes_is_indeterminate_and_named():
+    text = filt("-A INPUT -p tcp -m tcp --dport 8080 -m limit --limit 3/min -j ACCEPT", policy="DROP")
+    res = ev(text)
+    assert res["verdict"] == "indeterminate"
+    assert res["observed_as"] == "indeterminate"
+    assert res["unsupported"]["match"] == "-m limit --limit 3/min"
+    assert res["unsupported"]["rule"]["position"] == 1
+    verdicts = sorted(p["verdict"] for p in res["possible"])
+    assert verdicts == ["accept", "drop"]
+
+
+def test_unknown_match_is_never_a_silent_accept_but_a_log_only_rule_does_not_matter():
+    text = filt("-A INPUT -m limit --limit 3/min -j LOG --log-prefix \"[x] \"", "-A INPUT -j DROP")
+    res = ev(text)
+    assert res["verdict"] == "drop" and res["unsupported"] is None
+
+
+def test_unknown_match_whose_outcomes_agree_is_decided():
+    text = filt("-A INPUT -m hashlimit --hashlimit-above 5/sec --hashlimit-name x -j DROP",
+                "-A INPUT -j DROP")
+    res = ev(text)
+    assert res["verdict"] == "drop"
+
+
+def test_unknown_match_is_skipped_when_another_match_fails():
+    text = filt("-A INPUT -m limit --limit 3/min -p udp -j ACCEPT", policy="DROP")
+    assert ev(text)["verdict"] == "drop"
+
+
+def test_unknown_target_is_indeterminate():
+    text = filt("-A INPUT -p tcp -j NFQUEUE --queue-num 1")
+    res = ev(text)
+    assert res["verdict"] == "indeterminate"
+    assert res["unsupported"]["match"] == "-j NFQUEUE"
+
+
+def test_redirect_changes_the_port_filter_input_sees_the_new_port():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001\nCOMMIT\n"
+            + filt("-A INPUT -p tcp -m tcp --dport 8080 -j ACCEPT",
+                   "-A INPUT -p tcp -m tcp --dport 15001 -j REJECT --reject-with tcp-reset"))
+    addresses = {"lo": ["127.0.0.1/8"], "eth0": ["198.18.0.11/24", "198.18.0.99/24"]}
+    res = ev(text, addresses=addresses)
+    assert res["verdict"] == "reject"
+    assert res["redirected"] is True
+    assert res["destination"] == {"address": "198.18.0.11", "port": 15001}
+    assert res["nat_rule"]["table"] == "nat" and res["nat_rule"]["position"] == 1
+    assert res["path"] == ["iptables nat PREROUTING", "iptables filter INPUT"]
+
+
+def test_redirect_goes_to_the_primary_address_of_the_incoming_interface():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -j REDIRECT --to-ports 15001\nCOMMIT\n")
+    addresses = {"eth0": ["10.1.1.1/24"], "eth1": ["198.18.0.99/24", "198.18.0.11/24"]}
+    res = ev(text, pkt(iif="eth1"), addresses=addresses,
+             listeners=[{"address": "198.18.0.99", "port": 15001}])
+    assert res["destination"] == {"address": "198.18.0.99", "port": 15001}
+    assert res["observed_as"] == "open" and res["no_listener"] is False
+
+
+def test_redirect_on_an_interface_without_address_drops():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -j REDIRECT --to-ports 15001\nCOMMIT\n")
+    res = ev(text, pkt(iif="eth1"), addresses={"eth0": ["198.18.0.11/24"], "eth1": []})
+    assert res["verdict"] == "drop"
+
+
+def test_dnat_to_another_local_port_and_the_listener_check():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -d 198.18.0.11/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.18.0.11:9090\n"
+            "COMMIT\n")
+    addresses = [{"ifname": "eth0", "family": "ipv4", "address": WEB, "prefixlen": 24, "scope": "global"}]
+    res = ev(text, addresses=addresses, listeners=[{"address": "0.0.0.0", "port": 8080}])
+    assert res["destination"] == {"address": WEB, "port": 9090}
+    assert res["verdict"] == "accept"
+    assert (res["observed_as"], res["errno"], res["no_listener"]) == ("refused", "ECONNREFUSED", True)
+    res = ev(text, addresses=addresses, listeners=[{"address": "0.0.0.0", "port": 9090}])
+    assert res["observed_as"] == "open" and res["listener"]["port"] == 9090
+
+
+def test_dnat_to_a_container_is_forwarded():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            ":DOCKER - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n"
+            "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\nCOMMIT\n"
+            + filt(policy="ACCEPT").replace(":FORWARD ACCEPT", ":FORWARD DROP"))
+    res = ev(text, addresses={"eth0": [WEB + "/24"], "docker0": ["172.17.0.1/16"]})
+    assert res["route"] == "forward"
+    assert res["destination"] == {"address": "172.17.0.2", "port": 80}
+    assert res["verdict"] == "drop" and res["rule"]["chain"] == "FORWARD"
+
+
+def test_raw_notrack_skips_nat_and_makes_the_state_untracked():
+    text = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -p tcp -j NOTRACK\nCOMMIT\n"
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -j REDIRECT --to-ports 1\nCOMMIT\n"
+            + filt("-A INPUT -m state --state UNTRACKED -j REJECT", "-A INPUT -j ACCEPT"))
+    res = ev(text)
+    assert res["verdict"] == "reject" and res["redirected"] is False
+
+
+def test_ctstate_in_raw_prerouting_is_invalid_before_conntrack():
+    text = ("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            "-A PREROUTING -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n")
+    res = ev(text)
+    assert res["verdict"] == "drop" and res["rule"]["table"] == "raw"
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n")
+    assert ev(text)["verdict"] == "accept"
+
+
+def test_mark_set_in_mangle_is_seen_in_filter():
+    text = ("*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+            ":POSTROUTING ACCEPT [0:0]\n-A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x4/0xffffffff\n"
+            "COMMIT\n" + filt("-A INPUT -m mark --mark 0x4 -j DROP"))
+    assert ev(text)["verdict"] == "drop"
+    assert ev(text, pkt(dport=80))["verdict"] == "accept"
+
+
+def test_addrtype_without_addresses_trusts_only_the_packet_destination():
+    text = filt("-A INPUT -m addrtype --src-type LOCAL -j DROP")
+    res = ev(text)
+    assert res["verdict"] == "indeterminate"
+    assert ev(text, addresses={"eth0": [WEB + "/24"]})["verdict"] == "accept"
+
+
+def test_ufw_server_from_the_corpus(corpus_text):
+    text = corpus_text("iptables_save/diekmann-ufw-server-iptables-save.txt")
+    facts = {"iptables_save": text}
+    ok = evaluate(facts, pkt(dport=3306, src="188.95.233.200"))
+    assert ok["verdict"] == "accept"
+    assert ok["rule"]["text"] == "-A ufw-user-input -s 188.95.233.200/32 -p tcp -m tcp --dport 3306 -j ACCEPT"
+    other = evaluate(facts, pkt(dport=3306, src="203.0.113.5"))
+    assert other["verdict"] == "drop" and other["rule"]["policy"] is True
+    assert other["observed_as"] == "timeout"
+
+
+def test_medium_company_rpfilter_recent_and_portscan_reject(corpus_text):
+    text = corpus_text("iptables_save/diekmann-medium-company-iptables-save.txt")
+    facts = {"iptables_save": text}
+    # raw PREROUTING `-m rpfilter --invert -j DROP`: undecidable without the host's addresses.
+    res = evaluate(facts, pkt(dport=5432, iif="eth1"))
+    assert res["verdict"] == "indeterminate"
+    assert res["unsupported"]["match"] == "-m rpfilter --invert"
+    assert res["unsupported"]["rule"]["table"] == "raw"
+    addresses = {"eth1": [WEB + "/24"]}
+    # Whether or not the source is on the TCP-PORTSCAN list, port 5432 ends in a tcp-reset.
+    res = evaluate(facts, pkt(dport=5432, iif="eth1"), addresses=addresses)
+    assert (res["verdict"], res["reject_with"], res["observed_as"]) == ("reject", "tcp-reset", "refused")
+    assert res["rule"]["text"].startswith("-A INPUT -p tcp -m recent --set --name TCP-PORTSCAN")
+    assert res["path"][-1] == "iptables filter TCP"
+    # Port 7122 is open unless the source is on the recent list: both are possible.
+    res = evaluate(facts, pkt(dport=7122, iif="eth1"), addresses=addresses)
+    assert res["verdict"] == "indeterminate"
+    assert res["unsupported"]["rule"]["chain"] == "TCP" and res["unsupported"]["rule"]["position"] == 1
+    assert sorted(p["verdict"] for p in res["possible"]) == ["accept", "reject"]
+    # eth0 is trusted by `-A INPUT -i eth0 -j ACCEPT`.
+    res = evaluate(facts, pkt(dport=5432, iif="eth0"), addresses={"eth0": [WEB + "/24"]})
+    assert res["verdict"] == "accept" and res["rule"]["text"] == "-A INPUT -i eth0 -j ACCEPT"
+
+
+def test_docker_bridge_corpus(corpus_text):
+    text = corpus_text("iptables_save/diekmann-docker-bridge-iptables-save.txt")
+    res = evaluate({"iptables_save": text}, pkt(dport=22))
+    assert res["verdict"] == "accept"
+    assert res["path"] == ["iptables nat PREROUTING", "iptables nat DOCKER", "iptables filter INPUT",
+                           "iptables nat INPUT"]
+
+
+def test_batch_parses_once_and_keeps_order():
+    text = filt("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT", "-A INPUT -j REJECT", policy="DROP")
+    results = evaluate_many({"iptables_save": text}, [pkt(dport=p) for p in (22, 80, 22)])
+    assert [r["verdict"] for r in results] == ["accept", "reject", "accept"]
+    ruleset = compile_ruleset({"iptables_save": text})
+    assert ruleset.evaluate(pkt(dport=22))["verdict"] == "accept"
+
+
+def test_malformed_rule_arguments_name_the_line():
+    with pytest.raises(RulesetError) as info:
+        ev(filt("-A INPUT -s 300.1.1.1 -j DROP"))
+    assert str(info.value).startswith("iptables_save:5:")
+
+
+def test_bad_packet_gives_an_error_result():
+    res = ev(filt(), {"src": LB, "dst": "2001:db8::1", "dport": 1})
+    assert res["verdict"] == "indeterminate" and "different families" in res["error"]
