@@ -116,6 +116,50 @@ def parse_aa_status_json(text, source="aa-status --json"):
             "processes": processes}
 
 
+_AA_COUNT_RE = re.compile(r"^(\d+) (profiles|processes) (?:are in (\w+) mode|are unconfined but have a profile defined"
+                          r"|are loaded|have profiles defined)\.$")
+_AA_PROCESS_RE = re.compile(r"^(\S.*?) \((\d+)\)(?: (\S.*))?$")
+
+
+def parse_aa_status(text, source="aa-status"):
+    """The text form of ``aa-status`` / ``apparmor_status``, as pasted from a host.
+
+    Returns ``{loaded, profiles: {name: mode}, processes: [{pid, exe, profile, status}]}``;
+    ``loaded`` is False for "apparmor module is not loaded.". A process line names the
+    executable, the pid and, when it differs from the executable, the profile.
+    """
+    result = {"loaded": None, "profiles": {}, "processes": []}
+    section = None
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("apparmor module is"):
+            result["loaded"] = "not loaded" not in line
+            continue
+        match = _AA_COUNT_RE.match(line)
+        if match:
+            kind, mode = match.group(2), match.group(3)
+            if mode is None and "unconfined" in line:
+                mode = "unconfined"
+            section = (kind, mode) if mode else None
+            continue
+        if section is None or not raw[:1].isspace():
+            raise MacParseError(source, lineno, "not an aa-status line: %r" % line[:80])
+        if section[0] == "profiles":
+            result["profiles"][line] = section[1]
+            continue
+        match = _AA_PROCESS_RE.match(line)
+        if not match:
+            raise MacParseError(source, lineno, "not 'executable (pid) [profile]': %r" % line[:80])
+        result["processes"].append({"pid": int(match.group(2)), "exe": match.group(1),
+                                    "profile": match.group(3) or match.group(1), "status": section[1]})
+    if result["loaded"] is None and (result["profiles"] or result["processes"]):
+        result["loaded"] = True
+    result["processes"].sort(key=lambda p: p["pid"])
+    return result
+
+
 _APPARMOR_RE = re.compile(r"apparmor=\"?([A-Z_]+)\"?")
 _STAMP_RE = re.compile(r"audit\(([^)]*)\)")
 
