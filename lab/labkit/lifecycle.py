@@ -35,6 +35,12 @@ def _parallel(func, items):
     return results
 
 
+def _fail_point(name):
+    """Test hook: LBDOCTOR_LAB_FAIL_AT=<name> makes `up` fail there, to prove a failed up cleans up."""
+    if os.environ.get("LBDOCTOR_LAB_FAIL_AT") == name:
+        raise LabError("failing on purpose at %s (LBDOCTOR_LAB_FAIL_AT)" % name)
+
+
 def paths(state_dir):
     return {
         "key": os.path.join(state_dir, "id_ed25519"),
@@ -104,6 +110,7 @@ def _up(sc, st, state_dir, base, files, timings, settle, settle_timeout):
     t0 = time.monotonic()
     network.create(sc)
     timings["network"] = round(time.monotonic() - t0, 2)
+    _fail_point("network")
 
     t0 = time.monotonic()
     for host in sc["hosts"]:
@@ -133,6 +140,7 @@ def _up(sc, st, state_dir, base, files, timings, settle, settle_timeout):
     _parallel(boot, sc["hosts"])
     timings["boot"] = round(time.monotonic() - t0, 2)
     state.save(state_dir, st)
+    _fail_point("boot")
 
     t0 = time.monotonic()
     _parallel(lambda host: _after_boot(sc, st, host, files), [h for h in sc["hosts"] if h["services"]])
