@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lbdoctor.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: haproxy_facts
+short_description: Gather the configuration and runtime state of the HAProxy on this host
+version_added: "0.1.0"
+description:
+  - Returns, under C(ansible_facts.lbdoctor_haproxy), what is needed to explain why HAProxy
+    reports C(Connection refused) or C(Layer4 timeout) for a backend server.
+  - Finds the configuration the running HAProxy really uses, the C(-f) files and directories
+    from the command line of a running C(haproxy) process (C(/proc/*/cmdline)), else from the
+    C(ExecStart) of C(haproxy.service) with its C(Environment=) and C(EnvironmentFile=), else
+    C(/etc/haproxy/haproxy.cfg). A directory means its C(*.cfg) files in lexical order.
+  - Parses every backend and listen section with its servers (C(server) and
+    C(server-template)), resolving C(default-server) and C(defaults) inheritance (also named
+    C(defaults) and C(from)), every address form, C(${VAR}) expansion with the environment of
+    the HAProxy process, and C(.if)/C(.elif)/C(.else)/C(.endif) blocks. Every server keeps its
+    file and line. Problems go to C(config.errors) (what HAProxy refuses) and
+    C(config.warnings), each with file and line.
+  - Runs C(haproxy -c) on the same files when the binary is present and adds its messages.
+  - Reads C(show info), C(show stat) and C(show servers state) from a stats socket (UNIX or
+    TCP), one connection per command, each bounded by O(socket_timeout). When the runtime API
+    cannot be used the facts say why in C(runtime.error) and the rest is still returned.
+  - Resolves the host names servers are written with, on this host.
+  - Never changes anything; check mode runs the same reads.
+author: lbdoctor maintainers (@lbdoctor)
+options:
+  config:
+    description:
+      - Configuration files or directories to read instead of those the running HAProxy uses,
+        in load order.
+    type: list
+    elements: path
+  content:
+    description:
+      - Configuration text to analyse offline (for example a file a user pasted). Nothing on
+        the host is read for the configuration; it is reported as C(<content>).
+      - Mutually exclusive with O(config).
+    type: str
+  environment:
+    description:
+      - Variables for C(${VAR}) expansion. They are added to (and override) the environment of
+        the HAProxy process. Without this option and without a readable process environment,
+        C(${VAR}) stays unexpanded and the affected servers are reported with family C(env).
+    type: dict
+  stats_socket:
+    description:
+      - Stats socket to use instead of those in the C(global) section, as a path, C(unix@PATH),
+        C(abns@NAME), C(HOST:PORT), C(ipv4@HOST:PORT) or C(ipv6@[ADDR]:PORT).
+    type: str
+  runtime:
+    description:
+      - Query the runtime API over the stats socket.
+    type: bool
+    default: true
+  socket_timeout:
+    description:
+      - Seconds allowed for each runtime API command (connect and answer).
+    type: float
+    default: 2.0
+  validate:
+    description:
+      - Run C(haproxy -c) on the configuration files when the C(haproxy) binary is present.
+    type: bool
+    default: true
+  resolve:
+    description:
+      - Resolve the host names of servers on this host (all address families).
+    type: bool
+    default: true
+notes:
+  - Reading the process environment, the configuration and the admin socket usually needs root.
+  - Facts are identical in check mode.
+seealso:
+  - module: lbdoctor.haproxy.tcp_probe
+"""
+
+EXAMPLES = r"""
+- name: Gather HAProxy facts on the load balancer
+  lbdoctor.haproxy.haproxy_facts:
+
+- name: Analyse a configuration pasted by a user, with the variables it uses
+  lbdoctor.haproxy.haproxy_facts:
+    content: "{{ lookup('ansible.builtin.file', 'incident/haproxy.cfg') }}"
+    environment:
+      BACKEND_ADDR: 198.18.0.11
+    runtime: false
+
+- name: Use a TCP stats socket and show the servers HAProxy marks DOWN
+  lbdoctor.haproxy.haproxy_facts:
+    stats_socket: 127.0.0.1:9999
+- name: Show the servers HAProxy marks DOWN
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.lbdoctor_haproxy.runtime.stat | selectattr('state', 'equalto', 'DOWN') | list }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: dict
+  contains:
+    lbdoctor_haproxy:
+      description:
+        - The HAProxy configuration and runtime state. See C(docs/haproxy_facts.md) in the
+          collection for every key.
+      returned: always
+      type: dict
+      contains:
+        config:
+          description:
+            - C(files) in load order, C(source) (C(cmdline), C(unit), C(default), C(option) or
+              C(content)), C(errors) and C(warnings) (each C({file, line, message, code,
+              origin})), C(stats_sockets), C(backends) (backend and listen sections in file
+              order, each with its C(servers) in file order), C(frontends), C(resolvers),
+              C(logs), C(conditionals) and C(validation) (the C(haproxy -c) run).
+          returned: always
+          type: dict
+          sample:
+            files: [/etc/haproxy/haproxy.cfg]
+            source: cmdline
+            errors: []
+            warnings: []
+            stats_sockets:
+              - {address: /run/haproxy/admin.sock, family: unix, port: null, level: admin,
+                 file: /etc/haproxy/haproxy.cfg, line: 4}
+            backends:
+              - name: web
+                kind: backend
+                file: /etc/haproxy/haproxy.cfg
+                line: 30
+                mode: http
+                servers:
+                  - {name: web1, address: 198.18.0.11, address_raw: "198.18.0.11:8080",
+                     family: ipv4, port: 8080, port_offset: null, check: true, check_port: null,
+                     check_addr: null, source: null, inter_ms: 2000, fall: 3, rise: 2,
+                     disabled: false, backup: false, file: /etc/haproxy/haproxy.cfg, line: 33}
+        runtime:
+          description:
+            - C(available), C(socket), C(error) and C(error_kind) (why the runtime API could not
+              be read), C(info) (C(show info)), C(stat) (one dict per server row of
+              C(show stat), keyed by header name, plus C(state), C(transition),
+              C(transition_counts), C(status_detail) and C(in_progress)), C(stat_backends),
+              C(servers_state) (C(show servers state) rows) and C(warnings).
+          returned: always
+          type: dict
+          sample:
+            available: true
+            socket: /run/haproxy/admin.sock
+            error: null
+            stat:
+              - {pxname: web, svname: web1, status: DOWN, state: DOWN, check_status: L4CON,
+                 last_chk: Connection refused, in_progress: false, addr: "198.18.0.11:8080"}
+        haproxy:
+          description: The binary, its version and features, and the process found.
+          returned: always
+          type: dict
+        dns:
+          description:
+            - For each host name a server is written with, C(addresses) (each C({address,
+              family})) and C(error), and C(used_by) (backend, server and the address HAProxy
+              holds now from C(show servers state)).
+          returned: always
+          type: dict
+        logs:
+          description: Not read by this version; always null.
+          returned: always
+          type: dict
+        unavailable:
+          description: What could not be read, each C({what, reason, source}).
+          returned: always
+          type: list
+          elements: dict
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import gather
+
+ENV = {"LC_ALL": "C", "LANG": "C"}
+
+
+def _runner(module):
+    def run(argv, env=None):
+        binary = argv[0]
+        if os.path.isabs(binary):
+            if not os.access(binary, os.X_OK):
+                return 127, "", "%s: not found" % binary
+        elif module.get_bin_path(binary) is None:
+            return 127, "", "%s: not found" % binary
+        update = dict(env or {})
+        update.update(ENV)
+        return module.run_command(argv, environ_update=update, check_rc=False)
+
+    return run
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            config=dict(type="list", elements="path"),
+            content=dict(type="str"),
+            environment=dict(type="dict"),
+            stats_socket=dict(type="str"),
+            runtime=dict(type="bool", default=True),
+            socket_timeout=dict(type="float", default=2.0),
+            validate=dict(type="bool", default=True),
+            resolve=dict(type="bool", default=True),
+        ),
+        mutually_exclusive=[("config", "content")],
+        supports_check_mode=True,
+    )
+    params = dict(module.params)
+    if params["socket_timeout"] <= 0 or params["socket_timeout"] > 60:
+        module.fail_json(msg="socket_timeout must be more than 0 and at most 60 seconds")
+    if params["environment"] is not None:
+        params["environment"] = dict((str(k), "" if v is None else str(v)) for k, v in params["environment"].items())
+    facts = gather(params, _runner(module))
+    module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": facts})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Tests of gather(): config + haproxy -c + runtime + DNS assembled into the facts, with the
+host faked (fake /proc and files, canned command output, a canned runtime API, a fake resolver).
+
+`haproxy -c` messages are the ones HAProxy 2.6.12 printed on Debian 12 for the corpus files.
+"""
+
+import socket
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import (
+    gather, parse_check_output, parse_version_output, resolve_names,
+)
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_runtime import RuntimeApiError
+
+from test_haproxy_locate import FakeFS, proc_entry  # pylint: disable=import-error
+
+CONFIG = b"""\
+global
+    stats socket /run/haproxy/admin.sock mode 660 level admin
+
+defaults
+    mode http
+    timeout connect 5s
+
+backend web
+    server web1 "${WEB1}:8080" check
+    server api api.example.test:9000 check
+"""
+
+VV = """HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/
+Build options :
+Feature list : -51DEGREES +ACCEPT4 +EPOLL -QUIC +THREAD
+"""
+
+CHECK_26 = """\
+[NOTICE]   (11859) : haproxy version is 2.6.12-1+deb12u4
+[NOTICE]   (11859) : path to executable is /usr/sbin/haproxy
+[WARNING]  (13504) : config : parsing [/etc/haproxy/haproxy.cfg:30] : 'server server_01' : init_addr, \
+resolvers, check and agent are ignored for peers.
+[ALERT]    (11857) : config : [/etc/haproxy/haproxy.cfg:12] : 'server b/s4' : could not resolve address 'fd00:'.
+[ALERT]    (11857) : config : Failed to initialize server(s) addr.
+"""
+
+
+def test_parse_version_output():
+    version, features = parse_version_output(VV)
+    assert version == "2.6.12-1+deb12u4"
+    assert features == {"ACCEPT4", "EPOLL", "THREAD"}
+
+
+def test_parse_check_output_keeps_file_and_line():
+    messages = parse_check_output(CHECK_26)
+    assert messages == [
+        {"severity": "warning", "file": "/etc/haproxy/haproxy.cfg", "line": 30,
+         "message": "'server server_01' : init_addr, resolvers, check and agent are ignored for peers."},
+        {"severity": "error", "file": "/etc/haproxy/haproxy.cfg", "line": 12,
+         "message": "'server b/s4' : could not resolve address 'fd00:'."},
+        {"severity": "error", "file": None, "line": None, "message": "Failed to initialize server(s) addr."},
+    ]
+
+
+def _host():
+    files, links = proc_entry(100, 1, ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/haproxy/haproxy.cfg"],
+                              environ=b"WEB1=198.18.0.11\0")
+    files["/etc/haproxy/haproxy.cfg"] = CONFIG
+    return FakeFS(files, links)
+
+
+def _fake_resolver(name, port, family, socktype):
+    if name == "api.example.test":
+        return [(socket.AF_INET6, socktype, 6, "", ("2001:db8::7", 0, 0, 0)),
+                (socket.AF_INET, socktype, 6, "", ("198.18.0.20", 0))]
+    raise socket.gaierror(-2, "Name or service not known")
+
+
+def test_gather_live_host(fixture_text):
+    calls = []
+
+    def run(argv, env=None):
+        calls.append((argv, env))
+        if argv[1:] == ["-vv"]:
+            return 0, VV, ""
+        if argv[1] == "-c":
+            return 0, "Configuration file is valid\n", ""
+        return 1, "", "unexpected"
+
+    def query_fn(sock, command, timeout):
+        assert sock["address"] == "/run/haproxy/admin.sock"
+        if command == "show stat":
+            return fixture_text("haproxy/hap26-stat.csv")
+        if command == "show info":
+            return fixture_text("haproxy/hap26-info.txt")
+        raise RuntimeApiError("denied-command", "stats socket: 'show servers state' refused")
+
+    facts = gather({"runtime": True, "resolve": True, "validate": True}, run, fs=_host(), query_fn=query_fn,
+                   resolve_fn=_fake_resolver)
+    config = facts["config"]
+    assert config["source"] == "cmdline" and config["files"] == ["/etc/haproxy/haproxy.cfg"]
+    web1 = config["backends"][0]["servers"][0]
+    # ${WEB1} comes from the environment of the running process, not of the module
+    assert (web1["address"], web1["port"], web1["line"]) == ("198.18.0.11", 8080, 9)
+    assert config["validation"]["valid"] is True
+    assert calls[1] == (["/usr/sbin/haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"], {"WEB1": "198.18.0.11"})
+    assert facts["haproxy"]["version"] == "2.6.12-1+deb12u4"
+    assert facts["runtime"]["available"] is True and len(facts["runtime"]["stat"]) == 9
+    assert facts["dns"]["api.example.test"]["addresses"] == [
+        {"address": "198.18.0.20", "family": "ipv4"}, {"address": "2001:db8::7", "family": "ipv6"}]
+    assert facts["dns"]["api.example.test"]["used_by"] == [
+        {"backend": "web", "server": "api", "runtime_address": None}]
+    assert [u["what"] for u in facts["unavailable"]] == ["runtime.servers_state"]
+
+
+def test_gather_haproxy_check_errors_join_config_errors():
+    def run(argv, env=None):
+        if argv[1:] == ["-vv"]:
+            return 0, VV, ""
+        return 1, "", CHECK_26
+
+    facts = gather({"runtime": False, "resolve": False}, run, fs=_host())
+    errors = [e for e in facts["config"]["errors"] if e["origin"] == "haproxy -c"]
+    assert [(e["file"], e["line"]) for e in errors] == [("/etc/haproxy/haproxy.cfg", 12), (None, None)]
+    assert facts["config"]["validation"]["valid"] is False
+    assert facts["runtime"]["available"] is False and facts["runtime"]["error_kind"] == "disabled"
+
+
+def test_gather_no_binary_no_socket_still_returns_config():
+    def run(argv, env=None):
+        return 127, "", "haproxy: not found"
+
+    def query_fn(sock, command, timeout):
+        raise RuntimeApiError("no-socket", "stats socket /run/haproxy/admin.sock does not exist")
+
+    facts = gather({}, run, fs=_host(), query_fn=query_fn, resolve_fn=_fake_resolver)
+    assert facts["config"]["backends"][0]["name"] == "web"
+    assert facts["config"]["validation"]["ran"] is False
+    assert facts["runtime"]["available"] is False
+    assert "does not exist" in facts["runtime"]["error"]
+    whats = [u["what"] for u in facts["unavailable"]]
+    assert "haproxy.version" in whats and "runtime" in whats
+
+
+def test_gather_content_mode_reads_nothing_from_the_host():
+    def run(argv, env=None):
+        raise AssertionError("content mode must not run %r" % argv)
+
+    facts = gather({"content": "backend b\n    server s1 ${IP}:80 check\n", "environment": {"IP": "10.9.9.9"},
+                    "runtime": False, "resolve": False}, run, fs=FakeFS({}))
+    server = facts["config"]["backends"][0]["servers"][0]
+    assert facts["config"]["source"] == "content" and facts["config"]["files"] == ["<content>"]
+    assert (server["address"], server["file"]) == ("10.9.9.9", "<content>")
+
+
+def test_gather_unreadable_config_file():
+    files, links = proc_entry(100, 1, ["haproxy", "-f", "/etc/haproxy/haproxy.cfg"])
+    fs = FakeFS(files, links, denied={"/etc/haproxy/haproxy.cfg"})
+    facts = gather({"runtime": False, "resolve": False}, lambda argv, env=None: (127, "", ""), fs=fs)
+    assert facts["config"]["errors"][0]["code"] == "unreadable"
+    assert {"what": "config", "reason": "cannot read: Permission denied", "source": "/etc/haproxy/haproxy.cfg"} \
+        in facts["unavailable"]
+
+
+def test_resolve_names_reports_errors():
+    out = resolve_names(["nope.invalid", "api.example.test"], resolve_fn=_fake_resolver)
+    assert out["nope.invalid"]["addresses"] == [] and "not known" in out["nope.invalid"]["error"]
+    assert out["api.example.test"]["error"] is None
