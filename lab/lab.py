@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """lbdoctor lab: HAProxy + backend hosts as systemd-nspawn containers in network namespaces.
 
   lab.py [--state DIR] [--prefix P] [--subnet CIDR] up SCENARIO.yml

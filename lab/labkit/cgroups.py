@@ -18,7 +18,7 @@ def mounts():
     found = []
     with open("/proc/self/mountinfo") as handle:
         for line in handle:
-            left, _, right = line.partition(" - ")
+            left, dummy, right = line.partition(" - ")
             fields = left.split()
             rfields = right.split()
             if len(fields) < 5 or len(rfields) < 3 or rfields[0] not in ("cgroup", "cgroup2"):
@@ -133,7 +133,7 @@ def remove_tree(path):
 
 
 def _rmdir(path, errors):
-    for _ in range(20):
+    for dummy in range(20):
         try:
             os.rmdir(path)
             return

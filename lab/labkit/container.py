@@ -58,9 +58,9 @@ def mounts_under(path):
 def umount(path):
     if not is_mounted(path):
         return None
-    rc, _, err = run(["umount", path], check=False)
+    rc, dummy, err = run(["umount", path], check=False)
     if rc != 0:
-        rc, _, err = run(["umount", "--lazy", path], check=False)
+        rc, dummy, err = run(["umount", "--lazy", path], check=False)
         if rc != 0:
             return "umount %s: %s" % (path, err.strip())
     return None
@@ -70,10 +70,10 @@ def apply_files(root, ops):
     """Write hostfiles.render() operations into the (mounted) overlay root."""
     for op in ops:
         if op[0] == "file":
-            _, path, text, mode = op
+            path, text, mode = op[1:]
             write_file(os.path.join(root, path.lstrip("/")), text, mode)
         elif op[0] == "link":
-            _, path, target = op
+            path, target = op[1:]
             symlink(target, os.path.join(root, path.lstrip("/")))
         else:
             raise ValueError("unknown file operation %r" % (op[0],))
@@ -137,6 +137,18 @@ def reap(pid):
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def wait_gone(pids, timeout=5.0):
+    """Wait until the pids have no /proc entry at all (zombies included); return those still there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in pids if os.path.exists("/proc/%d" % p)]
+        if not left or time.monotonic() > deadline:
+            return left
+        for pid in left:
+            reap(pid)
+        time.sleep(0.05)
 
 
 def is_nspawn(pid, machine):
@@ -212,8 +224,8 @@ def wait_running(leader, name, nspawn_pid, log_path, timeout=90.0):
         if not pid_alive(nspawn_pid):
             raise LabError("host %s: systemd-nspawn exited during boot; see %s:\n%s" % (name, log_path, tail(log_path)))
         try:
-            _, out, err = exec_in(leader, ["systemctl", "is-system-running", "--wait"],
-                                  timeout=max(1, min(30, deadline - time.monotonic())))
+            dummy, out, err = exec_in(leader, ["systemctl", "is-system-running", "--wait"],
+                                      timeout=max(1, min(30, deadline - time.monotonic())))
         except LabError as exc:  # timeout of one attempt
             last = str(exc)
             continue

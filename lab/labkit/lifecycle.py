@@ -175,7 +175,7 @@ def _after_boot(sc, st, host, files):
             run(["ssh", "-F", files["ssh_config"], host["name"], remote], what="host %s: start the stray process" % host["name"])
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                _, out, _ = container.exec_in(leader, ["ss", "-Hltn", "sport = :%d" % holder["listen_port"]])
+                out = container.exec_in(leader, ["ss", "-Hltn", "sport = :%d" % holder["listen_port"]])[1]
                 if out.strip():
                     break
                 time.sleep(0.1)
@@ -191,7 +191,7 @@ def _check_services(sc, st):
         leader = st["hosts"][host["name"]]["leader_pid"]
         for service in host["services"]:
             units = [service["unit"]] + ([service["socket_unit"]] if service["socket_unit"] else [])
-            _, out, _ = container.exec_in(leader, ["systemctl", "show", "-p", "ActiveState", "--value"] + units)
+            out = container.exec_in(leader, ["systemctl", "show", "-p", "ActiveState", "--value"] + units)[1]
             states = out.split()
             want = EXPECTED_ACTIVE[service["state"]]
             if not states or states[0] != want:
@@ -254,8 +254,8 @@ def _print_summary(sc, st, files):
         print("  %-10s %-15s %-8s %s" % (host["name"], host["address"], host["role"], st["hosts"][host["name"]].get("system_state", "")))
     print("  servers:")
     for server in sc["servers"]:
-        print("    %-8s %-14s %-15s :%-5d expect %s" % (server["backend"], server["name"], server["address"],
-                                                      server["port"], server["expect"]))
+        print("    %-8s %-14s %-15s :%-5d expect %s"
+              % (server["backend"], server["name"], server["address"], server["port"], server["expect"]))
     print("  inventory: %s" % files["inventory"])
     print("  timings: %s" % ", ".join("%s %.2fs" % kv for kv in st.get("timings", {}).items()))
     for warning in st.get("warnings", []):
@@ -297,6 +297,7 @@ def down(state_dir, prefix=None):
 def _teardown(state_dir, st, prefix):
     hosts = dict((st or {}).get("hosts") or {})
     errors = []
+
     # 1. ask every container to power off, in parallel
     def stop(item):
         name, entry = item
@@ -313,6 +314,9 @@ def _teardown(state_dir, st, prefix):
     for entry in hosts.values():
         if entry.get("nspawn_pid"):
             container.reap(entry["nspawn_pid"])
+    # After `up` exited, the nspawn processes belong to PID 1, which reaps them when it gets to it; wait a
+    # little so that `ps` right after down shows no <defunct> systemd-nspawn (not an error if it does).
+    container.wait_gone([e["nspawn_pid"] for e in hosts.values() if e.get("nspawn_pid")], timeout=5.0)
     # 3. overlay mounts
     mount_points = set(e["root"] for e in hosts.values() if e.get("root"))
     mount_points.update(container.mounts_under(os.path.join(state_dir, "hosts")))
@@ -355,7 +359,7 @@ def _overlays_named(prefix):
     found = []
     with open("/proc/self/mountinfo") as handle:
         for line in handle:
-            left, _, right = line.partition(" - ")
+            left, dummy, right = line.partition(" - ")
             rfields = right.split()
             if len(rfields) >= 2 and rfields[0] == "overlay" and rfields[1].startswith(prefix + "-"):
                 found.append(left.split()[4])
@@ -406,7 +410,7 @@ def status(state_dir):
         alive = container.pid_alive(entry.get("leader_pid")) and container.pid_alive(entry.get("nspawn_pid"))
         word = "gone"
         if alive:
-            _, out, _ = container.exec_in(entry["leader_pid"], ["systemctl", "is-system-running"], timeout=10)
+            out = container.exec_in(entry["leader_pid"], ["systemctl", "is-system-running"], timeout=10)[1]
             word = out.strip() or "?"
         if word not in ("running", "degraded"):
             rc = 1
@@ -420,8 +424,9 @@ def status(state_dir):
         print("  haproxy (show stat):")
         for server in sc["servers"]:
             row = rows.get((server["backend"], server["name"]), {})
-            print("    %-8s %-14s %-6s %-8s %-22s expect %s" % (server["backend"], server["name"], row.get("status", "?"),
-                                                            row.get("check_status", ""), row.get("last_chk", ""), server["expect"]))
+            print("    %-8s %-14s %-6s %-8s %-22s expect %s"
+                  % (server["backend"], server["name"], row.get("status", "?"), row.get("check_status", ""),
+                     row.get("last_chk", ""), server["expect"]))
     except (OSError, LabError, KeyError, IndexError) as exc:
         print("  haproxy: unavailable (%s)" % exc)
         rc = 1

@@ -18,7 +18,7 @@ def ip(*args, **kwargs):
 
 
 def list_netns():
-    rc, out, _ = ip("-j", "netns", "list", check=False)
+    rc, out, dummy = ip("-j", "netns", "list", check=False)
     if rc != 0 or not out.strip():
         return []
     return [entry["name"] for entry in json.loads(out)]
@@ -40,7 +40,7 @@ def check_free(scenario):
         raise LabError("prefix %s is in use: interface %s exists in the root namespace"
                        % (prefix, scenario["controller"]["ifname"]))
     net = ipaddress.ip_network(scenario["subnet"])
-    _, out, _ = ip("-j", "-4", "route", "show", "table", "all")
+    out = ip("-j", "-4", "route", "show", "table", "all")[1]
     for route in json.loads(out or "[]"):
         dst = route.get("dst")
         if not dst or dst == "default" or route.get("type") in ("local", "broadcast"):
@@ -84,12 +84,12 @@ def destroy(prefix, netns_names=(), controller_ifname=None):
     errors = []
     names = set(netns_names) | {n for n in list_netns() if n.startswith(prefix + "-")}
     for name in sorted(names):
-        rc, _, err = ip("netns", "delete", name, check=False)
+        rc, dummy, err = ip("netns", "delete", name, check=False)
         if rc != 0 and name in list_netns():
             errors.append("ip netns delete %s: %s" % (name, err.strip()))
     ifname = controller_ifname or "%s-ctl" % prefix
     if link_exists(ifname):
-        rc, _, err = ip("link", "delete", ifname, check=False)
+        rc, dummy, err = ip("link", "delete", ifname, check=False)
         if rc != 0 and link_exists(ifname):
             errors.append("ip link delete %s: %s" % (ifname, err.strip()))
     return errors

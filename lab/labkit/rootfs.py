@@ -60,8 +60,9 @@ RuntimeMaxUse=16M
 
 
 def _lab_app_text():
-    with open(os.path.join(FILES_DIR, "lab-app")) as handle:
-        return handle.read()
+    # Kept without its shebang in the repository (ansible-test's shebang rule); it gets one in the rootfs.
+    with open(os.path.join(FILES_DIR, "lab_app.py")) as handle:
+        return "#!/usr/bin/python3\n" + handle.read()
 
 
 def recipe():

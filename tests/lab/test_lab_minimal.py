@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(REPO, "lab"))
 def lab(state, *args, check=True, input_text=None, env=None, timeout=300):
     argv = [sys.executable, LAB, "--state", str(state), "--prefix", PREFIX, "--subnet", SUBNET] + list(args)
     proc = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout,
-                          env=dict(os.environ, **(env or {})))
+                          env=dict(os.environ, **(env or {})), check=False)
     if check and proc.returncode != 0:
         pytest.fail("lab.py %s failed (rc=%d):\n%s\n%s" % (" ".join(args), proc.returncode, proc.stdout, proc.stderr))
     return proc
@@ -52,11 +52,11 @@ def leftovers(state):
     from labkit import lifecycle
 
     found = lifecycle.leftovers(PREFIX)
-    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     found += ["netns " + line for line in netns.splitlines() if line.startswith(PREFIX + "-")]
     with open("/proc/self/mountinfo") as handle:
         found += ["mount " + line for line in handle if str(state) in line or " %s-" % PREFIX in line]
-    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
     found += ["process " + line for line in ps.splitlines() if "--machine=%s-" % PREFIX in line]
     if os.path.exists(str(state)):
         found.append("state dir %s" % state)
@@ -90,13 +90,13 @@ def test_ssh_reaches_every_host(up):
     for host in scenario["hosts"]:
         proc = subprocess.run(["ssh", "-F", scenario["ssh_config"], "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
                                host["name"], "hostname; systemctl is-system-running"],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30, check=False)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.split() == [host["name"], "running"]
 
 
 def test_haproxy_show_stat_answers_through_the_admin_socket(up):
-    state, _ = up
+    state = up[0]
     rows = show_stat(state)
     assert rows["web1"]["status"] == "UP" and rows["web1"]["check_status"] == "L4OK"
     assert rows["web2"]["status"] == "DOWN" and rows["web2"]["check_status"] == "L4CON"
@@ -104,13 +104,13 @@ def test_haproxy_show_stat_answers_through_the_admin_socket(up):
 
 
 def test_status_reports_everything_running(up):
-    state, _ = up
+    state = up[0]
     proc = lab(state, "status")
     assert "web2 " in proc.stdout and "service_stopped" in proc.stdout
 
 
 def test_exec_repairs_and_reinjects_a_fault(up):
-    state, _ = up
+    state = up[0]
     lab(state, "exec", "web2", "--", "systemctl", "start", "app-8080.service")
     assert wait_status(state, "web2", "UP")["status"] == "UP"
     lab(state, "exec", "web2", "--", "systemctl", "stop", "app-8080.service")
@@ -118,7 +118,7 @@ def test_exec_repairs_and_reinjects_a_fault(up):
 
 
 def test_exec_passes_the_exit_status_through(up):
-    state, _ = up
+    state = up[0]
     assert lab(state, "exec", "web1", "--", "sh", "-c", "exit 7", check=False).returncode == 7
 
 
@@ -132,7 +132,7 @@ def test_up_again_replaces_the_running_lab(up):
 
 
 def test_down_leaves_nothing_and_is_idempotent(up):
-    state, _ = up
+    state = up[0]
     lab(state, "down")
     assert leftovers(state) == []
     lab(state, "down")

@@ -89,7 +89,7 @@ def test_socket_activated_and_ipv6_only_units():
     assert "/etc/systemd/system/sockets.target.wants/app-8082.socket" in links
     assert "/etc/systemd/system/multi-user.target.wants/app-8082.service" not in links
     assert "Requires=app-8082.socket\n" in files["/etc/systemd/system/app-8082.service"]
-    files, _ = ops_for(sc, "bind")
+    files = ops_for(sc, "bind")[0]
     assert "--listen :: --port 8082 --name v6only --v6only" in files["/etc/systemd/system/app-8082.service"]
     nft = ops_for(sc, "svc")[0]["/etc/nftables.conf"]
     assert "ip saddr 198.18.0.254 tcp dport 8080 reject with tcp reset" in nft

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """lbdoctor lab app: a tiny HTTP/1.0 server that answers 200 on every path.
 
   lab-app --listen ADDRESS --port PORT [--v6only] [--name NAME]
