@@ -1,0 +1,94 @@
+"""Tests of the tcp_probe module: argspec (suboptions, defaults), option bounds, check mode
+(same probes, nothing changed) and results in input order, against loopback sockets.
+"""
+
+import socket
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lbdoctor.haproxy.plugins.modules import tcp_probe
+
+
+class Exit(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+def _exit_json(self, **kwargs):
+    raise Exit(kwargs)
+
+
+def _fail_json(self, **kwargs):
+    raise Fail(kwargs)
+
+
+@pytest.fixture(autouse=True)
+def module_exits(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+
+
+def run_module(args):
+    with patch_module_args(args):
+        with pytest.raises((Exit, Fail)) as info:
+            tcp_probe.main()
+    return info.value
+
+
+@pytest.fixture
+def ports():
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(8)
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    yield listening.getsockname()[1], closed_port
+    listening.close()
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_probes_in_order(ports, check_mode):
+    open_port, closed_port = ports
+    args = {"targets": [{"address": "127.0.0.1", "port": closed_port}, {"address": "127.0.0.1", "port": open_port}],
+            "timeout": 1.0}
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    result = run_module(args)
+    assert isinstance(result, Exit)
+    out = result.args[0]
+    assert out["changed"] is False
+    assert [(r["port"], r["result"]) for r in out["results"]] == [(closed_port, "refused"), (open_port, "open")]
+    assert out["summary"]["refused"] == 1 and out["summary"]["open"] == 1
+
+
+def test_http_check_suboption_defaults(ports, monkeypatch):
+    seen = {}
+
+    def fake_probe(targets, timeout, concurrency, http_check):
+        seen.update(targets=targets, timeout=timeout, concurrency=concurrency, http_check=http_check)
+        return []
+
+    monkeypatch.setattr(tcp_probe, "probe", fake_probe)
+    run_module({"targets": [{"address": "10.0.0.1", "port": 80}], "http_check": {"uri": "/health"}})
+    assert seen["http_check"] == {"method": "OPTIONS", "uri": "/health", "version": "HTTP/1.0", "host": None,
+                                  "expect_status": None}
+    assert (seen["timeout"], seen["concurrency"]) == (2.0, 64)
+    assert seen["targets"][0]["source"] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"targets": [{"address": "10.0.0.1", "port": 80}], "timeout": 0}, "timeout"),
+    ({"targets": [{"address": "10.0.0.1", "port": 80}], "concurrency": 0}, "concurrency"),
+    ({"targets": [{"address": "10.0.0.1", "port": 70000}]}, "not a TCP port"),
+    ({"targets": [{"address": "10.0.0.1"}]}, "port"),
+])
+def test_bad_options_fail_cleanly(args, message):
+    result = run_module(args)
+    assert isinstance(result, Fail) and message in result.args[0]["msg"]
