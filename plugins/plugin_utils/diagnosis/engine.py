@@ -41,14 +41,16 @@ def diagnose(lb_results, backend_results, probe_results=None, unit_map=None, gen
     backend_results: host -> registered result of lbdoctor.haproxy.backend_facts.
     probe_results: host -> registered result of lbdoctor.haproxy.tcp_probe (optional).
     unit_map: "backend/server" or "backend" -> systemd unit that serves it (the user's word).
-    inventory_addresses: host -> its ansible_host, to name a host whose facts are missing.
+    inventory_addresses: host -> its ansible_host: names a backend host whose facts are missing,
+    and is the LB's source address of last resort for the firewall evaluation.
     """
     lb_hosts = results_by_host(lb_results, LB_FACTS_KEY)
     backend_hosts = results_by_host(backend_results, BACKEND_FACTS_KEY)
     for host, address in (inventory_addresses or {}).items():
         if host in backend_hosts:
             backend_hosts[host]["inventory_address"] = address
-    contexts = build_contexts(lb_hosts, backend_hosts, probe_results_by_target(probe_results))
+    contexts = build_contexts(lb_hosts, backend_hosts, probe_results_by_target(probe_results),
+                              lb_addresses=dict((h, a) for h, a in (inventory_addresses or {}).items() if h in lb_hosts))
     assign_intended_units(contexts, unit_map)
     servers = []
     for ctx in contexts:

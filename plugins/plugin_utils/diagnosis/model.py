@@ -17,8 +17,10 @@ from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net imp
 class ServerContext(object):
     """Everything known about one HAProxy server, for the checks to read."""
 
-    def __init__(self, lb, lb_facts, backend, server):
+    def __init__(self, lb, lb_facts, backend, server, shared=None):
         self.lb = lb
+        self.lb_address = None  # the LB's inventory address, when nothing better names its source
+        self.shared = shared if shared is not None else {}  # per-run cache shared by all contexts
         self.lb_facts = lb_facts or {}
         self.backend = backend
         self.server = server
@@ -104,13 +106,15 @@ def _match_host(ctx, address_index, inventory_addresses, lb_hosts_with_backend_f
         ctx.host = owners[0]
 
 
-def build_contexts(lb_hosts, backend_hosts, probes=None):
+def build_contexts(lb_hosts, backend_hosts, probes=None, lb_addresses=None):
     """One ServerContext per server of every backend/listen section of every LB, in a stable order.
 
     lb_hosts / backend_hosts: host -> {"facts", "error"} (see inputs.results_by_host); a backend
     entry may add "inventory_address" (its ansible_host) to match it while its facts are missing.
     probes: (lb, address, port) -> probe result.
+    lb_addresses: LB host -> its inventory address.
     """
+    shared = {}
     probes = probes or {}
     address_index = _address_index(backend_hosts)
     inventory_addresses = dict((host, entry.get("inventory_address")) for host, entry in backend_hosts.items()
@@ -121,7 +125,8 @@ def build_contexts(lb_hosts, backend_hosts, probes=None):
         stat_index, runtime_error = _stat_index(lb_facts)
         for backend in (lb_facts.get("config") or {}).get("backends") or []:
             for server in backend.get("servers") or []:
-                ctx = ServerContext(lb, lb_facts, backend, server)
+                ctx = ServerContext(lb, lb_facts, backend, server, shared)
+                ctx.lb_address = (lb_addresses or {}).get(lb)
                 ctx.stat = stat_index.get((backend.get("name"), server.get("name")))
                 ctx.runtime_error = runtime_error
                 _resolve(ctx)

@@ -50,12 +50,17 @@ def unit_state(active="active", sub="running", result="success", file_state="ena
             "NRestarts": 0, "UnitFileState": file_state, "journal": journal or []}
 
 
-def backend_result(address, listeners=(), units=None, socket_units=None, port_owners=None, bindv6only=0, extra_addresses=()):
+def backend_result(address, listeners=(), units=None, socket_units=None, port_owners=None, bindv6only=0, extra_addresses=(),
+                   firewall=None, mac=None):
     addresses = [{"ifname": "lo", "family": "ipv4", "address": "127.0.0.1", "prefixlen": 8, "scope": "host"},
                  {"ifname": "eth0", "family": "ipv4", "address": address, "prefixlen": 24, "scope": "global"}]
     addresses += [copy.deepcopy(a) for a in extra_addresses]
     facts = {"hostname": "h", "bindv6only": bindv6only, "listeners": list(listeners), "addresses": addresses,
              "units": units or {}, "socket_units": socket_units or [], "port_owners": port_owners or {}, "unavailable": []}
+    if firewall is not None:
+        facts["firewall"] = firewall
+    if mac is not None:
+        facts["mac"] = mac
     return {"changed": False, "ansible_facts": {"lbdoctor_backend": facts}}
 
 

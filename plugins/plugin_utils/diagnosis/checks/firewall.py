@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright: lbdoctor.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backend's netfilter: which rule decides the load balancer's SYN to the server, and what
+it does. A REJECT that applies to other sources only is never blamed: the evaluator walks the
+path the kernel walks, for this packet."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_eval import RulesetError, compile_ruleset
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_packet import PacketError
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, fix, manual
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import parse_ip
+
+# What a client sees for each outcome, to cross-check with the probe from the load balancer.
+EXPECTED_PROBE = {"timeout": ("timeout",), "refused": ("refused",), "unreachable": ("unreachable", "timeout")}
+
+
+def _ruleset(ctx):
+    """Parse the host's rulesets once per run, however many servers it has."""
+    key = ("ruleset", ctx.host)
+    if key not in ctx.shared:
+        try:
+            ctx.shared[key] = (compile_ruleset(ctx.host_facts.get("firewall") or {}), None)
+        except RulesetError as exc:
+            ctx.shared[key] = (None, str(exc))
+    return ctx.shared[key]
+
+
+def _source_address(ctx):
+    """The address the LB's SYN comes from: what the probe's route lookup said, the server
+    line's `source`, else the LB's inventory address (said so in the evidence)."""
+    for candidate, how in (((ctx.probe or {}).get("source_address"), "route lookup on %s" % ctx.lb),
+                           (ctx.server.get("source"), "server line source"),
+                           (ctx.lb_address, "inventory address of %s" % ctx.lb)):
+        ip = parse_ip(candidate)
+        if ip is not None and ip.version == ctx.ip.version:
+            return str(ip), how
+    return None, None
+
+
+def _interface_of(addresses, ip):
+    for entry in addresses or []:
+        if parse_ip(entry.get("address")) == ip:
+            return entry.get("ifname")
+    return None
+
+
+def _rule_text(rule):
+    if not rule:
+        return "no rule"
+    where = "%s %s %s" % (rule.get("backend") or "", rule.get("table") or "", rule.get("chain") or "")
+    if rule.get("policy"):
+        return "%s policy %s" % (where.strip(), rule.get("text") or "")
+    position = rule.get("position") if rule.get("position") is not None else "handle %s" % rule.get("handle")
+    return "%s #%s: %s" % (where.strip(), position, rule.get("text") or "")
+
+
+def _open_port_fix(ctx, src, rule):
+    """Accept the LB's address on this one port, just before the deciding rule."""
+    port = str(ctx.port)
+    rule = rule or {}
+    if rule.get("backend") == "nft" and rule.get("handle") is not None:
+        family = rule.get("family") or ("ip" if ctx.ip.version == 4 else "ip6")
+        addr_key = "ip6" if ctx.ip.version == 6 else "ip"
+        argv = ["nft", "insert", "rule", family, rule.get("table"), rule.get("chain"), "position", str(rule["handle"]),
+                addr_key, "saddr", src, "tcp", "dport", port, "accept"]
+    else:
+        tool = "ip6tables" if ctx.ip.version == 6 else "iptables"
+        chain = rule.get("chain") or "INPUT"
+        position = str(rule.get("position") or 1) if not rule.get("policy") else "1"
+        argv = [tool, "-t", rule.get("table") or "filter", "-I", chain, position, "-s", src, "-p", "tcp",
+                "--dport", port, "-j", "ACCEPT"]
+    return fix("open_port", "Accept TCP %s from the load balancer (%s) only, ahead of the rule that stops it." % (port, src),
+               automatic=True, host=ctx.host, commands=[argv], source=src, port=ctx.port, rule=rule)
+
+
+def _cross_check(ctx, observed_as):
+    probe = (ctx.probe or {}).get("result")
+    if not probe or not observed_as:
+        return []
+    if probe in EXPECTED_PROBE.get(observed_as, (observed_as,)):
+        return [evidence("probe cross-check", "the probe saw %s, as this rule predicts" % probe)]
+    return [evidence("probe cross-check", "DISAGREES: the rule predicts %s but the probe from %s saw %s" % (
+        observed_as, ctx.lb, probe))]
+
+
+def check(ctx):
+    facts = ctx.host_facts
+    if not facts or ctx.ip is None or ctx.port is None or not facts.get("firewall"):
+        return []
+    ruleset, error = _ruleset(ctx)
+    if ruleset is None:
+        return [finding("unknown", "The firewall rules of %s could not be read: %s" % (ctx.host, error),
+                        [evidence("firewall facts of %s" % ctx.host, error)],
+                        manual("Check the ruleset of %s by hand (iptables-save, nft list ruleset)." % ctx.host, host=ctx.host))]
+    src, how = _source_address(ctx)
+    if src is None:
+        return []
+    packet = {"family": "ipv4" if ctx.ip.version == 4 else "ipv6", "src": src, "dst": str(ctx.ip), "dport": ctx.port,
+              "proto": "tcp", "iif": _interface_of(facts.get("addresses"), ctx.ip)}
+    try:
+        result = ruleset.evaluate(packet, listeners=facts.get("listeners"), addresses=facts.get("addresses"))
+    except (PacketError, ValueError) as exc:
+        return [finding("unknown", "The SYN from %s to %s:%s could not be evaluated: %s" % (src, ctx.ip, ctx.port, exc),
+                        [], manual("Check the ruleset of %s by hand." % ctx.host, host=ctx.host))]
+    verdict = result.get("verdict")
+    rule = result.get("rule")
+    path = evidence("netfilter path on %s" % ctx.host, " -> ".join(result.get("path") or []) or "none")
+    packet_ev = evidence("packet", "TCP SYN %s -> %s:%s in %s (source: %s)" % (src, ctx.ip, ctx.port, packet["iif"], how))
+    if verdict in ("drop", "reject"):
+        cause = "firewall_drop" if verdict == "drop" else "firewall_reject"
+        what = "drops" if verdict == "drop" else "rejects (%s)" % result.get("reject_with")
+        return [finding(cause, "%s on %s %s the load balancer's SYN to port %s" % (_rule_text(rule), ctx.host, what, ctx.port),
+                        [evidence("deciding rule on %s" % ctx.host, _rule_text(rule)), packet_ev, path]
+                        + _cross_check(ctx, result.get("observed_as")),
+                        _open_port_fix(ctx, src, rule))]
+    if verdict == "accept" and result.get("redirected") and result.get("no_listener"):
+        dest = result.get("destination") or {}
+        nat_rule = result.get("nat_rule")
+        return [finding("sidecar_redirect", "%s redirects port %s to %s:%s where nothing listens" % (
+            _rule_text(nat_rule), ctx.port, dest.get("address"), dest.get("port")),
+            [evidence("redirecting rule on %s" % ctx.host, _rule_text(nat_rule)), packet_ev, path],
+            manual("Start the sidecar that should listen on port %s, or remove the redirect for traffic from the load "
+                   "balancer; lbdoctor does not edit NAT rules a mesh manages." % dest.get("port"), host=ctx.host))]
+    if verdict == "indeterminate":
+        unsupported = result.get("unsupported") or {}
+        return [finding("unknown", "The firewall of %s cannot be decided for this SYN: %s" % (
+            ctx.host, unsupported.get("match") or result.get("error") or "undecidable match"),
+            [evidence("undecided rule on %s" % ctx.host, _rule_text(unsupported.get("rule") or rule)), packet_ev, path],
+            manual("Check that rule by hand for traffic from %s." % src, host=ctx.host))]
+    return []

@@ -1,0 +1,95 @@
+"""The firewall layer of the engine, alone and together with other causes (issue: every cause,
+not just the first). Rulesets are iptables-save text in the form `iptables-save` prints."""
+
+from builders import LB, backend_result, lb_result, listener, probe_result, server, stat, unit_state
+
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.engine import diagnose
+
+LB_ADDR = "198.18.0.2"
+WEB = "198.18.0.12"
+
+
+def ruleset(*filter_rules, nat_rules=(), chains=()):
+    lines = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+    lines += [":%s - [0:0]" % chain for chain in chains]
+    lines += list(filter_rules) + ["COMMIT"]
+    if nat_rules:
+        lines += ["*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+                  ":POSTROUTING ACCEPT [0:0]"] + list(nat_rules) + ["COMMIT"]
+    return {"iptables_save": "\n".join(lines) + "\n"}
+
+
+def run(backend, port=8080, status=("DOWN", "L4CON"), probe=("refused", "ECONNREFUSED"), unit_map=None):
+    report = diagnose({LB: lb_result([server("web2", WEB, port, 31)], [stat("web", "web2", status[0], status[1])])},
+                      {"web2": backend}, probe_results={LB: probe_result([(WEB, port) + probe])},
+                      unit_map=unit_map, inventory_addresses={LB: LB_ADDR, "web2": WEB},
+                      generated_at="2026-11-25T17:00:00Z")
+    return report["servers"][0]
+
+
+def test_reject_for_the_lb_is_named_with_its_rule_and_a_narrow_fix():
+    fw = ruleset("-A INPUT -s 198.18.0.2/32 -p tcp -m tcp --dport 8080 -j REJECT --reject-with tcp-reset")
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
+    assert record["verdict"] == "firewall_reject"
+    finding = record["findings"][0]
+    assert "tcp-reset" in finding["summary"]
+    assert any("--reject-with tcp-reset" in ev["text"] for ev in finding["evidence"])
+    assert any("as this rule predicts" in ev["text"] for ev in finding["evidence"])
+    assert finding["fix"]["automatic"] is True
+    assert finding["fix"]["commands"] == [["iptables", "-t", "filter", "-I", "INPUT", "1", "-s", LB_ADDR, "-p", "tcp",
+                                           "--dport", "8080", "-j", "ACCEPT"]]
+
+
+def test_a_reject_for_another_source_is_never_blamed():
+    fw = ruleset("-A INPUT -s 198.18.0.254/32 -p tcp -m tcp --dport 8080 -j REJECT --reject-with icmp-port-unreachable")
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("UP", "L4OK"), probe=("open", None))
+    assert record["verdict"] == "healthy"
+    assert record["findings"] == []
+
+
+def test_a_drop_deep_in_a_custom_chain_is_found():
+    fw = ruleset("-A INPUT -p tcp -j SERVICES", "-A SERVICES -p tcp -m multiport --dports 8000:8100 -j APPS",
+                 "-A APPS -s 198.18.0.0/24 -j DROP", chains=("SERVICES", "APPS"))
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("DOWN", "L4TOUT"),
+                 probe=("timeout", None))
+    assert record["verdict"] == "firewall_drop"
+    assert "APPS" in record["findings"][0]["summary"]
+    assert record["findings"][0]["fix"]["commands"][0][3:6] == ["-I", "APPS", "1"]
+
+
+def test_probe_disagreement_is_reported():
+    fw = ruleset("-A INPUT -p tcp --dport 8080 -j DROP")
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), probe=("refused", "ECONNREFUSED"))
+    assert record["verdict"] == "firewall_drop"
+    assert any("DISAGREES" in ev["text"] for ev in record["findings"][0]["evidence"])
+
+
+def test_stopped_unit_and_firewall_reject_both_reported_firewall_first():
+    fw = ruleset("-A INPUT -s 198.18.0.2/32 -p tcp -m tcp --dport 8080 -j REJECT --reject-with tcp-reset")
+    units = {"app.service": unit_state("inactive", "dead")}
+    record = run(backend_result(WEB, [], units=units, firewall=fw), unit_map={"web": "app.service"})
+    assert [f["cause"] for f in record["findings"]] == ["firewall_reject", "service_stopped"]
+    assert record["verdict"] == "firewall_reject"
+
+
+def test_wrong_port_and_firewall_drop_both_reported():
+    fw = ruleset("-A INPUT -p tcp -m tcp --dport 8081 -j DROP")
+    units = {"app.service": unit_state()}
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], units=units, firewall=fw), port=8081,
+                 status=("DOWN", "L4TOUT"), probe=("timeout", None), unit_map={"web": "app.service"})
+    assert [f["cause"] for f in record["findings"]] == ["firewall_drop", "wrong_port"]
+
+
+def test_loopback_bind_behind_a_sidecar_redirect_gives_both():
+    fw = ruleset(nat_rules=["-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001"])
+    record = run(backend_result(WEB, [listener("127.0.0.1", 8080)], firewall=fw))
+    causes = [f["cause"] for f in record["findings"]]
+    assert causes == ["sidecar_redirect", "bound_to_loopback"]
+    assert "15001" in record["findings"][0]["summary"]
+
+
+def test_malformed_ruleset_is_unknown_with_the_line():
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall={"iptables_save": "*filter\n-A INPUT -j\nCOMMIT\n"}),
+                 status=("UP", "L4OK"), probe=("open", None))
+    assert record["verdict"] == "unknown"
+    assert "could not be read" in record["findings"][0]["summary"]
