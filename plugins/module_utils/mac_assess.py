@@ -135,9 +135,10 @@ def _selinux_fix(side, domain, port, port_fact):
               "summary": "list the port types %s may name_%s, then label the port with one "
                          "(semanage port -a -t TYPE -p tcp PORT)" % (domain, action),
               "scope": "lookup", "automatic": False}
-    if new_type is not None and new_type == port_type:
-        notes.append("tcp/%s is already labelled %s, yet %s was denied: the loaded policy differs "
-                     "from the tables" % (port, port_type, domain))
+    table = CONNECT_TYPES if action == "connect" else BIND_TYPES
+    if new_type is not None and port_type in table.get(domain, ()):
+        notes.append("tcp/%s is labelled %s, which the policy tables let %s name_%s, yet it was "
+                     "denied: the loaded policy differs from the tables" % (port, port_type, domain, action))
         new_type = None
     if port is None:
         notes.append("no port given: cannot name the port to label")

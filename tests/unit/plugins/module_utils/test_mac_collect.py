@@ -36,13 +36,35 @@ def _eacces(path):
     return IOError(errno.EACCES, "Permission denied", path)
 
 
-def test_kernel_without_selinux_or_apparmor_runs_nothing():
+def test_kernel_without_selinux_or_apparmor_asks_getenforce_only():
     host = FakeHost()
     mac = collect_mac(host.run, host.read, processes=[{"pid": 321, "process": "haproxy"}], ports=[8080])
     assert mac["selinux"]["present"] is False and mac["selinux"]["mode"] == "disabled"
+    assert mac["selinux"]["mode_source"] == "/sys/fs/selinux"
     assert mac["apparmor"]["enabled"] is False
     assert mac["unavailable"] == []
-    assert host.ran == []
+    assert host.ran == [["getenforce"]]     # not installed here: nothing else runs
+    host = FakeHost(commands={("getenforce",): (0, "Disabled\n", "")})
+    assert collect_mac(host.run, host.read)["selinux"]["mode"] == "disabled"
+
+
+def test_standin_tools_without_selinuxfs(fixture_text, corpus_text):
+    """lab/standins: getenforce & co. on a kernel without SELinux; their word is taken."""
+    host = _rhel_lb(fixture_text, corpus_text)
+    for path in list(host.files):
+        if path.startswith("/sys/fs/selinux"):
+            del host.files[path]
+    host.commands[("getenforce",)] = (0, "Enforcing\n", "")
+    host.commands[("getsebool", "haproxy_connect_any", "httpd_can_network_connect", "nis_enabled")] = (
+        0, "haproxy_connect_any --> off\nhttpd_can_network_connect --> off\nnis_enabled --> off\n", "")
+    mac = collect_mac(host.run, host.read, processes=[{"pid": 321, "process": "haproxy"}], ports=[8081])
+    selinux = mac["selinux"]
+    assert (selinux["present"], selinux["mode"], selinux["mode_source"]) == (False, "enforcing", "getenforce")
+    assert selinux["booleans"] == {"haproxy_connect_any": False, "httpd_can_network_connect": False,
+                                   "nis_enabled": False}
+    assert selinux["ports"][0]["type"] == "transproxy_port_t"
+    assert selinux["processes"] == []           # no contexts without selinuxfs
+    assert mac["unavailable"] == []
 
 
 def _rhel_lb(fixture_text, corpus_text, **extra_files):
