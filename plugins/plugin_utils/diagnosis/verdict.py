@@ -9,13 +9,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.causes import fix_rank
-from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.checks import dns, firewall, reachability, service
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.checks import dns, firewall, mac, reachability, service
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, manual
 
 # Each layer is evaluated independently; none stops the others.
 CHECKS = (
     ("addressing", reachability.check),
     ("dns", dns.check),
+    ("policy", mac.check),
     ("firewall", firewall.check),
     ("service", service.check),
 )
