@@ -27,10 +27,11 @@ __metaclass__ = type
 import json
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_packet import (
-    CANONICAL_IPT4, CANONICAL_IPT6, NFT_ICMPX, PacketError, errno_for_reject, ip_text,
+    CANONICAL_IPT4, CANONICAL_IPT6, NFT_ICMPX, PacketError, Unknown, errno_for_reject, ip_text,
     listener_accepts, normalize_addresses, normalize_packet, parse_ip, scope_of,
 )
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils import netfilter_iptables as ipt
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import netfilter_nft as nftmod
 
 MAX_OUTCOMES = 64
 MAX_DEPTH = 64
@@ -69,15 +70,6 @@ PATHS = {
 
 class RulesetError(ValueError):
     """A ruleset that cannot be read or compiled; the message names the source and line."""
-
-
-class Unknown(Exception):
-    """Raised inside a match or statement whose outcome cannot be known (multi-way, e.g. a
-    verdict map on an unknown key)."""
-
-    def __init__(self, desc):
-        Exception.__init__(self, desc)
-        self.desc = desc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +229,81 @@ class IptTable(object):
                 "text": spec.get("text"), "policy": True}
 
 
+class NftTable(object):
+    """One table of the native nftables ruleset (ip, ip6, inet or netdev family)."""
+
+    backend = "nft"
+
+    def __init__(self, table, seq, source):
+        self.table = table
+        self.seq = seq
+        self.source = source
+        self.nft_family = table["family"]
+        self.name = table["name"]
+        self.compiler = nftmod.Compiler(table)
+        self._chains = {}
+
+    def families(self):
+        return nftmod.FAMILY_SCOPE.get(self.nft_family, ())
+
+    def managed_by_iptables(self):
+        return self.table.get("managed_by") == "iptables-nft"
+
+    def base_chains(self):
+        out = []
+        for name in self.table["chain_order"]:
+            spec = self.table["chains"][name]
+            hook = spec.get("hook")
+            if not hook:
+                continue
+            prio = spec.get("prio")
+            if not isinstance(prio, int):
+                prio = nftmod.PRIORITY_NAMES.get(prio, 0)
+            kind = "nat" if spec.get("type") == "nat" else "filter"
+            extra = None
+            if self.nft_family == "netdev" or hook == "ingress":
+                extra = {"devices": spec.get("devices") or None, "bound": True}
+            out.append((hook, prio, kind, name, extra))
+        return out
+
+    def label(self, chain):
+        return "nft %s %s %s" % (self.nft_family, self.name, chain)
+
+    def chain(self, name):
+        compiled = self._chains.get(name)
+        if compiled is not None:
+            return compiled
+        spec = self.table["chains"].get(name)
+        if spec is None:
+            raise RulesetError("%s: no chain %s in table %s %s" % (self.source, name, self.nft_family, self.name))
+        rules = []
+        for rule in spec["rules"]:
+            try:
+                steps, keys = self.compiler.rule_steps(rule)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                raise RulesetError("%s: table %s %s chain %s handle %s: %s" % (
+                    self.source, self.nft_family, self.name, name, rule.get("handle"), exc))
+            rules.append(Rule(steps, keys, (self, name, rule)))
+        policy = spec.get("policy") if spec.get("hook") else None
+        compiled = Chain(name, rules, policy or ("accept" if spec.get("hook") else None), bool(spec.get("hook")))
+        self._chains[name] = compiled
+        return compiled
+
+    def rule_ref(self, chain, rule):
+        return {"backend": "nft", "variant": None, "family": self.nft_family, "table": self.name, "chain": chain,
+                "position": rule["position"], "handle": rule["handle"], "line": None,
+                "text": rule.get("text") or nftmod.render_rule(rule["expr"]), "policy": False}
+
+    def policy_ref(self, chain):
+        spec = self.table["chains"][chain]
+        text = "type %s hook %s%s priority %s; policy %s;" % (
+            spec.get("type"), spec.get("hook"),
+            (" devices = { %s }" % ", ".join(spec["devices"])) if spec.get("devices") else "",
+            spec.get("prio"), spec.get("policy") or "accept")
+        return {"backend": "nft", "variant": None, "family": self.nft_family, "table": self.name, "chain": chain,
+                "position": None, "handle": spec.get("handle"), "line": None, "text": text, "policy": True}
+
+
 def describe(ref_tuple):
     table, chain, rule = ref_tuple
     return table.rule_ref(chain, rule)
@@ -281,6 +348,15 @@ class Host(object):
         if value == self.premise_local:
             return True
         return None
+
+    def route_oif(self, value):
+        """The device of a connected route to value (longest prefix), None when not known."""
+        best = None
+        for ifname, nets in self.connected.items():
+            for lo, hi in nets:
+                if lo <= value <= hi and (best is None or hi - lo < best[0]):
+                    best = (hi - lo, ifname)
+        return best[1] if best else None
 
     def primary(self, ifname, version, dst):
         """REDIRECT's new destination: the first address of the incoming interface
@@ -488,6 +564,8 @@ class Ruleset(object):
                                     "destinations arriving on %s" % ctx.iif)
             out["route"] = "local" if local else "forward"
             hooks = local_hooks if local else forward_hooks
+            if not local:
+                ctx.oif = ctx.host.route_oif(ctx.dst)
         else:
             out["route"] = "output"
             hooks = local_hooks
@@ -623,6 +701,10 @@ def _applies(table, chain, extra, ctx, oracle):
         return True
     devices = extra.get("devices")
     if not devices:
+        if extra.get("bound"):
+            return oracle.choose({"backend": table.backend, "table": table.name, "chain": chain,
+                                  "text": table.policy_ref(chain)["text"]},
+                                 "the ingress chain's device (not in `nft -j` output; give `nft -a list ruleset`)")
         return True
     if ctx.iif is None:
         return oracle.choose({"backend": table.backend, "chain": chain, "text": "devices %s" % ",".join(devices)},
@@ -695,7 +777,10 @@ def _apply(rule, ctx, oracle, nat):
         if kind in ("dnat", "redirect", "netmap", "snat"):
             if not nat:
                 return ("unsupported", "%s outside a nat chain" % kind)
-            return _nat(ctx, kind, data, rule)
+            res = _nat(ctx, kind, data, rule)
+            if res is None:
+                continue
+            return res
         return (kind, data)
     return None
 
@@ -736,6 +821,8 @@ def _nat(ctx, kind, data, rule):
                 lo, hi, plo, phi = lo(ctx)
             except Unknown as exc:
                 return ("unsupported", exc.desc)
+            if lo is None and plo is None:
+                return None  # `dnat ip to` on an IPv6 packet: not for this family
         if lo is not None:
             if hi is not None and hi != lo:
                 ctx.warnings.append("DNAT to a range %s-%s: the kernel picks one by hash; %s assumed"
@@ -789,6 +876,10 @@ def _reject_name(family, data):
     if kind == "icmpx":
         return "icmpx %s" % data[1]
     code = data[1]
+    if kind == "icmp4":
+        family = "ipv4"
+    elif kind == "icmp6":
+        family = "ipv6"
     if family == "ipv4":
         return CANONICAL_IPT4.get(code, "icmp-code-%d" % code)
     return CANONICAL_IPT6.get(code, "icmp6-code-%d" % code)
@@ -796,16 +887,19 @@ def _reject_name(family, data):
 
 def _resolve_reject(family, data):
     """icmpx (nft inet) maps to a per-family code."""
-    if data != "tcp-reset" and data[0] == "icmpx":
+    if data == "tcp-reset":
+        return data
+    if data[0] == "icmpx":
         v4, v6 = NFT_ICMPX.get(data[1], (3, 4))
         return ("icmp", v4 if family == "ipv4" else v6)
-    return data
+    # nft sends the code given in the packet's own family (nft_reject_inet_eval)
+    return ("icmp", data[1])
 
 
 def _outcome_key(o):
     dest = o.get("destination") or {}
     return (o["verdict"], json.dumps(o.get("reject"), sort_keys=True), dest.get("address"), dest.get("port"),
-            o.get("route"))
+            o.get("route") if o["verdict"] == "accept" else None)
 
 
 def _finish(pkt, outcomes, truncated, listeners, ruleset):
@@ -997,17 +1091,17 @@ def compile_ruleset(facts):
     nft_skipped = []
     nft_source = _nft_source(facts)
     if nft_source is not None:
-        from ansible_collections.lbdoctor.haproxy.plugins.module_utils import netfilter_nft as nftmod
         try:
-            nft_tables = nftmod.runtime_tables(nft_source, seq_start=seq + 1)
+            parsed = nftmod.load(nft_source)
         except ValueError as exc:
             raise RulesetError(str(exc))
-        for table in nft_tables:
-            if (table.nft_family, table.name) in ipt_nft_tables or table.managed_by_iptables():
-                if (table.nft_family, table.name) in ipt_nft_tables:
-                    nft_skipped.append("%s %s" % (table.nft_family, table.name))
-                    continue
-            tables.append(table)
+        for table in parsed["tables"] if parsed else []:
+            if (table["family"], table["name"]) in ipt_nft_tables:
+                # The same kernel table, already read through iptables-nft-save.
+                nft_skipped.append("%s %s" % (table["family"], table["name"]))
+                continue
+            seq += 1
+            tables.append(NftTable(table, seq, parsed.get("source") or "nft"))
     ipsets = None
     ipset_src = facts.get("ipsets")
     if isinstance(ipset_src, dict) or facts.get("ipset_save"):

@@ -18,6 +18,15 @@ class PacketError(ValueError):
     """A packet or a helper argument the evaluator cannot use."""
 
 
+class Unknown(Exception):
+    """Raised by a match or statement whose outcome cannot be known from the packet and the
+    facts and cannot be explored as a yes/no choice (e.g. a verdict map on an unknown key)."""
+
+    def __init__(self, desc):
+        Exception.__init__(self, desc)
+        self.desc = desc
+
+
 PROTOCOLS = {
     "all": 0, "ip": 0, "0": 0, "icmp": 1, "igmp": 2, "ipencap": 4, "tcp": 6, "egp": 8, "udp": 17,
     "ipv6": 41, "ipv6-route": 43, "ipv6-frag": 44, "rsvp": 46, "gre": 47, "esp": 50, "ah": 51,
