@@ -13,6 +13,7 @@ See lab/README.md.
 import argparse
 import json
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +59,11 @@ def _print_file(state_dir, key):
     return 0
 
 
+def _terminate(signum, frame):
+    # SIGTERM (a CI timeout, molecule) unwinds like Ctrl-C, so a half-built lab is torn down.
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     util.VERBOSE = args.verbose
@@ -99,4 +105,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())

@@ -56,6 +56,8 @@ def up(scenario_path, state_dir, prefix=None, subnet=None, settle=True, settle_t
     require_root()
     require_tools(UP_TOOLS)
     state_dir = os.path.abspath(state_dir)
+    if any(c in state_dir for c in ",:\\ \n"):
+        raise LabError("--state %r: overlayfs options cannot carry ',', ':', '\\' or spaces in paths" % state_dir, 2)
     sc = scenariolib.resolve(scenariolib.load(scenario_path), prefix, subnet, source=os.path.abspath(scenario_path))
     timings = {}
     started = time.monotonic()
@@ -295,59 +297,82 @@ def down(state_dir, prefix=None):
 
 
 def _teardown(state_dir, st, prefix):
+    """Remove everything of the lab; every step runs even when an earlier one failed."""
     hosts = dict((st or {}).get("hosts") or {})
     errors = []
+    lab_cgroups = set()
 
-    # 1. ask every container to power off, in parallel
-    def stop(item):
-        name, entry = item
-        if entry.get("nspawn_pid") and not container.stop(entry["nspawn_pid"], entry["machine"]):
-            log("host %s did not power off within 10s; killing it" % name)
-    _parallel(stop, list(hosts.items()))
-    # 2. kill whatever is left in the lab's cgroups (every hierarchy)
-    lab_cgroups = set(cgroups.related_dirs(prefix))
-    for entry in hosts.values():
-        lab_cgroups.update(os.path.dirname(p) for p in entry.get("cgroups", []))
-    left = cgroups.kill_all(sorted(lab_cgroups))
-    if left:
-        errors.append("processes survived SIGKILL: %s" % left)
-    for entry in hosts.values():
-        if entry.get("nspawn_pid"):
-            container.reap(entry["nspawn_pid"])
-    # After `up` exited, the nspawn processes belong to PID 1, which reaps them when it gets to it; wait a
-    # little so that `ps` right after down shows no <defunct> systemd-nspawn (not an error if it does).
-    container.wait_gone([e["nspawn_pid"] for e in hosts.values() if e.get("nspawn_pid")], timeout=5.0)
-    # 3. overlay mounts
-    mount_points = set(e["root"] for e in hosts.values() if e.get("root"))
-    mount_points.update(container.mounts_under(os.path.join(state_dir, "hosts")))
-    mount_points.update(_overlays_named(prefix))
-    for point in sorted(mount_points, reverse=True):
-        err = container.umount(point)
-        if err:
-            errors.append(err)
-    # 4. cgroup directories
-    for path in sorted(lab_cgroups, reverse=True):
-        errors += cgroups.remove_tree(path)
-    # 5. network
-    errors += network.destroy(prefix, [e.get("netns") for e in hosts.values() if e.get("netns")]
-                              + ([st["bridge_netns"]] if st and st.get("bridge_netns") else []),
-                              (st or {}).get("controller_ifname"))
-    # 6. systemd-nspawn's runtime directories on the host
-    machines = set(e["machine"] for e in hosts.values() if e.get("machine"))
-    for base in container.PROPAGATE_DIRS:
-        if os.path.isdir(base):
-            machines.update(n for n in os.listdir(base) if n.startswith(prefix + "-"))
-    for machine in machines:
-        container.remove_runtime_dirs(machine)
-    # 7. the state directory (never while something is still mounted below it)
-    if state.is_state_dir(state_dir):
+    def step(what, func):
+        try:
+            errors.extend(func() or [])
+        except Exception as exc:  # noqa: BLE001 - reported below, the next steps still run
+            errors.append("%s: %s" % (what, exc))
+
+    def stop_all():
+        # ask every container to power off (nspawn turns SIGTERM into a clean halt), in parallel
+        def stop(item):
+            name, entry = item
+            if entry.get("nspawn_pid") and not container.stop(entry["nspawn_pid"], entry["machine"]):
+                log("host %s did not power off within 10s; killing it" % name)
+        _parallel(stop, list(hosts.items()))
+
+    def kill_rest():
+        # whatever is left in the lab's cgroups, in every hierarchy
+        lab_cgroups.update(cgroups.related_dirs(prefix))
+        for entry in hosts.values():
+            lab_cgroups.update(os.path.dirname(p) for p in entry.get("cgroups", []))
+        left = cgroups.kill_all(sorted(lab_cgroups))
+        pids = [e["nspawn_pid"] for e in hosts.values() if e.get("nspawn_pid")]
+        for pid in pids:
+            container.reap(pid)
+        # After `up` exited, the nspawn processes belong to PID 1, which reaps them when it gets to it; wait
+        # a little so that `ps` right after down shows no <defunct> systemd-nspawn (not an error if it does).
+        container.wait_gone(pids, timeout=5.0)
+        return ["processes survived SIGKILL: %s" % left] if left else []
+
+    def unmount():
+        points = set(e["root"] for e in hosts.values() if e.get("root"))
+        points.update(container.mounts_under(os.path.join(state_dir, "hosts")))
+        points.update(_overlays_named(prefix))
+        return [err for err in (container.umount(p) for p in sorted(points, reverse=True)) if err]
+
+    def remove_cgroups():
+        found = []
+        for path in sorted(lab_cgroups | set(cgroups.related_dirs(prefix)), reverse=True):
+            found += cgroups.remove_tree(path)
+        return found
+
+    def remove_network():
+        names = [e.get("netns") for e in hosts.values() if e.get("netns")]
+        if st and st.get("bridge_netns"):
+            names.append(st["bridge_netns"])
+        return network.destroy(prefix, names, (st or {}).get("controller_ifname"))
+
+    def remove_runtime_dirs():
+        machines = set(e["machine"] for e in hosts.values() if e.get("machine"))
+        for base in container.PROPAGATE_DIRS:
+            if os.path.isdir(base):
+                machines.update(n for n in os.listdir(base) if n.startswith(prefix + "-"))
+        for machine in machines:
+            container.remove_runtime_dirs(machine)
+
+    def remove_state_dir():
+        # never while something is still mounted below it
+        if not state.is_state_dir(state_dir):
+            return []
         still = container.mounts_under(state_dir)
         if still:
-            errors.append("not removing %s: still mounted below it: %s" % (state_dir, ", ".join(still)))
-        else:
-            shutil.rmtree(state_dir, ignore_errors=True)
-            if os.path.exists(state_dir):
-                errors.append("could not remove %s" % state_dir)
+            return ["not removing %s: still mounted below it: %s" % (state_dir, ", ".join(still))]
+        shutil.rmtree(state_dir, ignore_errors=True)
+        return ["could not remove %s" % state_dir] if os.path.exists(state_dir) else []
+
+    step("stopping the hosts", stop_all)
+    step("killing what is left", kill_rest)
+    step("unmounting the overlays", unmount)
+    step("removing the cgroups", remove_cgroups)
+    step("removing the network", remove_network)
+    step("removing nspawn's runtime directories", remove_runtime_dirs)
+    step("removing the state directory", remove_state_dir)
     if state.registered_state(prefix) in (None, os.path.realpath(state_dir)) or not network.leftovers(prefix):
         state.unregister(prefix)
     errors += ["left behind: %s" % x for x in leftovers(prefix)]
