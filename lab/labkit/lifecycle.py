@@ -142,6 +142,12 @@ def _up(sc, st, state_dir, base, files, timings, settle, settle_timeout):
     _parallel(boot, sc["hosts"])
     timings["boot"] = round(time.monotonic() - t0, 2)
     state.save(state_dir, st)
+    for name in sc["haproxy"]["hosts"]:
+        leader = st["hosts"][name]["leader_pid"]
+        word = container.exec_in(leader, ["systemctl", "is-active", "haproxy.service"])[1].strip()
+        if word != "active":
+            journal = container.exec_in(leader, ["journalctl", "-u", "haproxy.service", "-n", "15", "--no-pager"])[1]
+            raise LabError("host %s: haproxy.service is %s, not active:\n%s" % (name, word or "?", journal.strip()))
     _fail_point("boot")
 
     t0 = time.monotonic()
@@ -465,4 +471,5 @@ def exec_cmd(state_dir, host, argv):
     import subprocess
 
     from .util import base_env
-    return subprocess.call(container.nsenter_argv(leader, argv), env=base_env())
+    extra = {"TERM": os.environ["TERM"]} if os.environ.get("TERM") else None
+    return subprocess.call(container.nsenter_argv(leader, argv), env=base_env(extra))
