@@ -273,3 +273,15 @@ def test_suggest_fix_sorts_before_a_blocking_reject_and_ipv6(rhel7):
     assert fix["rule"].startswith('rule priority="-1" family="ipv4" source address="10.0.0.7/32"')
     fix6 = suggest_fix(rhel7, "2001:db8::5", 8500, iif="eno1")
     assert 'family="ipv6" source address="2001:db8::5/128"' in fix6["rule"]
+
+
+def test_ipset_source_and_host_policy_are_reported(rhel7):
+    for zone in rhel7["zones"]:
+        if zone["name"] == "trusted":
+            zone["sources"] = ["ipset:lbs"]
+    rhel7["policies"] = [{"name": "allow-host-ipv6", "egress_zones": ["HOST"], "target": "CONTINUE",
+                          "rich_rules": [parse_rich_rule('rule family="ipv6" icmp-type name="neighbour-advertisement" accept')],
+                          "ports": [], "services": []}]
+    result = firewalld_allows(rhel7, "198.18.0.2", 22, iif="eno1")
+    assert result["allowed"] is None and "ipset:lbs" in result["uncertain"][0]
+    assert result["notes"] == ["policy allow-host-ipv6 toward HOST is not evaluated"]
