@@ -20,6 +20,7 @@ import time
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_config as cfg
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_locate as loc
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_logs as logs_mod
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_runtime as rt
 
 CONTENT_NAME = "<content>"
@@ -148,11 +149,11 @@ def validate(run, binary, files, env):
     return out
 
 
-def gather(options, run, fs=None, query_fn=None, resolve_fn=None, log_reader=None, proc="/proc"):
+def gather(options, run, fs=None, query_fn=None, resolve_fn=None, now=None, proc="/proc"):
     """Collect the facts. ``options`` are the module parameters (see haproxy_facts DOCUMENTATION).
 
-    ``run(argv, env=None) -> (rc, stdout, stderr)``; ``log_reader(facts, options)`` returns the
-    ``logs`` dict (None: logs not read).
+    ``run(argv, env=None) -> (rc, stdout, stderr)``; ``now`` (a naive local datetime) anchors
+    the log window in tests.
     """
     fs = fs or loc.LocalFS()
     unavailable = []
@@ -257,11 +258,12 @@ def gather(options, run, fs=None, query_fn=None, resolve_fn=None, log_reader=Non
             facts["dns"] = resolve_names(names, resolve_fn=resolve_fn)
             _attach_runtime_addresses(facts)
 
-    if options.get("logs") and log_reader is not None:
-        try:
-            facts["logs"] = log_reader(facts, options)
-        except Exception as exc:  # pylint: disable=broad-except
-            unavailable.append({"what": "logs", "reason": "log reading failed: %s" % exc, "source": "logs"})
+    log_files = options.get("log_files") or None
+    if options.get("logs") and (content is None or log_files):
+        logs = logs_mod.collect_logs(lambda argv: run(argv, None), fs,
+                                     window_minutes=int(options.get("log_window") or 60), files=log_files, now=now)
+        unavailable.extend(logs.pop("unavailable"))
+        facts["logs"] = logs
     return facts
 
 

@@ -30,6 +30,9 @@ description:
     TCP), one connection per command, each bounded by O(socket_timeout). When the runtime API
     cannot be used the facts say why in C(runtime.error) and the rest is still returned.
   - Resolves the host names servers are written with, on this host.
+  - Scans HAProxy's log (journald for C(haproxy.service), and the files rsyslog writes HAProxy's
+    messages to, or O(log_files)) over the last O(log_window) minutes for server state changes,
+    failed health checks, C(has no server available) and traffic refused at connect (C(SC)).
   - Never changes anything; check mode runs the same reads.
 author: lbdoctor maintainers (@lbdoctor)
 options:
@@ -76,6 +79,23 @@ options:
       - Resolve the host names of servers on this host (all address families).
     type: bool
     default: true
+  logs:
+    description:
+      - Scan HAProxy's logs for server state changes and Layer-4 errors.
+      - With O(content), logs are read only from O(log_files).
+    type: bool
+    default: true
+  log_window:
+    description:
+      - How many minutes of logs to scan, back from now.
+    type: int
+    default: 60
+  log_files:
+    description:
+      - Log files to scan instead of journald and the files found in the rsyslog configuration.
+        Only the last 16 MiB of each file is read.
+    type: list
+    elements: path
 notes:
   - Reading the process environment, the configuration and the admin socket usually needs root.
   - Facts are identical in check mode.
@@ -171,9 +191,25 @@ ansible_facts:
           returned: always
           type: dict
         logs:
-          description: Not read by this version; always null.
+          description:
+            - Null when logs were not read. Otherwise C(servers) keyed by C(backend/server), each
+              with C(last_transition) (the time as logged), C(last_state), C(last_reason),
+              C(last_info), C(checks_failed), C(checks_succeeded), C(last_check),
+              C(last_check_reason), C(last_check_info), C(traffic_errors) (counts of C(SC)/C(sC))
+              and C(lines) (the latest, oldest first); C(backends) keyed by name with
+              C(no_server_available); C(source), C(sources), C(window_minutes), C(since) and
+              C(events).
           returned: always
           type: dict
+          sample:
+            source: journalctl -u haproxy.service -o short-iso
+            servers:
+              web/web1:
+                last_transition: "2026-11-25T17:03:24+0000"
+                last_state: DOWN
+                last_reason: Layer4 connection problem
+                last_info: Connection refused
+                lines: ["2026-11-25T17:03:24+0000 lb1 haproxy[812]: Server web/web1 is DOWN, ..."]
         unavailable:
           description: What could not be read, each C({what, reason, source}).
           returned: always
@@ -216,6 +252,9 @@ def main():
             socket_timeout=dict(type="float", default=2.0),
             validate=dict(type="bool", default=True),
             resolve=dict(type="bool", default=True),
+            logs=dict(type="bool", default=True),
+            log_window=dict(type="int", default=60),
+            log_files=dict(type="list", elements="path"),
         ),
         mutually_exclusive=[("config", "content")],
         supports_check_mode=True,
@@ -223,6 +262,8 @@ def main():
     params = dict(module.params)
     if params["socket_timeout"] <= 0 or params["socket_timeout"] > 60:
         module.fail_json(msg="socket_timeout must be more than 0 and at most 60 seconds")
+    if not 1 <= params["log_window"] <= 7 * 24 * 60:
+        module.fail_json(msg="log_window must be between 1 and 10080 minutes")
     if params["environment"] is not None:
         params["environment"] = dict((str(k), "" if v is None else str(v)) for k, v in params["environment"].items())
     facts = gather(params, _runner(module))

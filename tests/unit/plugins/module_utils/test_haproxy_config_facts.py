@@ -162,3 +162,32 @@ def test_resolve_names_reports_errors():
     out = resolve_names(["nope.invalid", "api.example.test"], resolve_fn=_fake_resolver)
     assert out["nope.invalid"]["addresses"] == [] and "not known" in out["nope.invalid"]["error"]
     assert out["api.example.test"]["error"] is None
+
+
+def test_gather_reads_logs_from_the_journal():
+    import datetime
+    journal = ("2026-11-25T17:03:24+0000 lb1 haproxy[812]: [WARNING]  (812) : Server web/web1 is DOWN, reason: "
+               "Layer4 connection problem, info: \"Connection refused\", check duration: 0ms. 0 active and 0 backup "
+               "servers left. 0 sessions active, 0 requeued, 0 remaining in queue.\n")
+    calls = []
+
+    def run(argv, env=None):
+        calls.append(argv)
+        if argv[0] == "journalctl":
+            return 0, journal, ""
+        return 127, "", "not found"
+
+    facts = gather({"runtime": False, "resolve": False, "logs": True, "log_window": 30}, run, fs=_host(),
+                   now=datetime.datetime(2026, 11, 25, 17, 10))
+    assert facts["logs"]["servers"]["web/web1"]["last_state"] == "DOWN"
+    assert facts["logs"]["window_minutes"] == 30
+    journal_call = [c for c in calls if c[0] == "journalctl"][0]
+    assert journal_call[journal_call.index("--since") + 1] == "2026-11-25 16:40:00"
+
+
+def test_gather_content_mode_skips_logs_unless_files_given():
+    def run(argv, env=None):
+        raise AssertionError("nothing may run: %r" % argv)
+
+    facts = gather({"content": "backend b\n", "logs": True, "runtime": False}, run, fs=FakeFS({}))
+    assert facts["logs"] is None

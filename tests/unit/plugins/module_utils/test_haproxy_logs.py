@@ -1,0 +1,171 @@
+"""Tests of the HAProxy log scanner: the corpus (2.7 stderr behind docker timestamps, 1.8/2.0
+day-of-year stderr, a hand-pasted syslog fragment, a filebeat tcplog line), our own capture of
+HAProxy 2.6.12 stderr (tests/unit/fixtures/haproxy/README.md), and journald short-iso lines.
+
+The journald lines below are written in the documented `journalctl -o short-iso` shape
+(`2026-11-25T17:03:24+0000 host identifier[pid]: message`) around messages HAProxy 2.6.12
+printed in our capture.
+"""
+
+import datetime
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_logs import (
+    collect_logs, parse_log_line, parse_timestamp, rsyslog_haproxy_files, scan_text, summarize,
+)
+
+from test_haproxy_locate import FakeFS  # pylint: disable=import-error
+
+NOW = datetime.datetime(2026, 11, 25, 17, 30, 0)
+
+JOURNAL = """\
+2026-11-25T16:10:00+0000 lb1 haproxy[812]: [WARNING]  (812) : Server web/web1 is DOWN, reason: Layer4 timeout, \
+check duration: 2001ms. 1 active and 0 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue.
+2026-11-25T17:03:23+0000 lb1 haproxy[812]: [WARNING]  (812) : Health check for server web/web1 failed, reason: \
+Layer4 connection problem, info: "Connection refused", check duration: 0ms, status: 0/2 DOWN.
+2026-11-25T17:03:24+0000 lb1 haproxy[812]: [WARNING]  (812) : Server web/web1 is DOWN, reason: Layer4 connection \
+problem, info: "Connection refused", check duration: 0ms. 0 active and 0 backup servers left. 0 sessions active, \
+0 requeued, 0 remaining in queue.
+2026-11-25T17:03:24+0000 lb1 haproxy[812]: [ALERT]    (812) : backend 'web' has no server available!
+2026-11-25T17:05:00+0000 lb1 haproxy[812]: 198.51.100.7:40962 [25/Nov/2026:17:05:00.285] fe web/<NOSRV> \
+-1/-1/1 212 SC 1/1/0/0/0 0/0
+"""
+
+
+def test_corpus_2101_refused_then_timeout(corpus_text):
+    events = scan_text(corpus_text("haproxy_logs/issue-haproxy-2101-healthcheck-refused-then-timeout.log"))
+    assert [e["kind"] for e in events] == ["state", "check", "check", "check", "check", "check", "state"]
+    check = events[1]
+    assert (check["backend"], check["server"], check["result"], check["reason"], check["info"],
+            check["status_counts"], check["state"]) == \
+        ("csg-gateway", "csggateway-app-1", "failed", "Layer4 connection problem", "Connection refused", [2, 3], "UP")
+    summary = summarize(events)["servers"]
+    app1 = summary["csg-gateway/csggateway-app-1"]
+    # "is DOWN." has no reason: the reason comes from the failed check just before it
+    assert (app1["last_state"], app1["last_transition"], app1["last_reason"]) == \
+        ("DOWN", "2023-04-04 15:54:43", "Layer4 timeout")
+    assert app1["checks_failed"] == 3
+    app2 = summary["csg-gateway/csggateway-app-2"]
+    assert (app2["last_state"], app2["last_check_info"]) == ("UP", "Connection refused")
+    assert app2["lines"][0].startswith("2023-04-04 15:54:26 [WARNING]")
+
+
+def test_corpus_18_day_of_year_and_no_server(corpus_text):
+    events = scan_text(corpus_text("haproxy_logs/issue-helm-charts-17752-redis-ha-l4-l7-timeout.log"))
+    summary = summarize(events)
+    r2 = summary["servers"]["check_if_redis_is_master_1/R2"]
+    assert (r2["last_state"], r2["last_reason"], r2["last_info"], r2["last_transition"]) == \
+        ("DOWN", "Layer4 timeout", "at step 1 of tcp-check (connect)", "279/142102")
+    assert summary["servers"]["check_if_redis_is_master_1/R0"]["last_reason"] == "Layer7 timeout"
+    assert summary["backends"]["check_if_redis_is_master_1"]["no_server_available"] == "279/142102"
+    # the NOTICE line about a worker says nothing about servers
+    assert len(events) == 5
+
+
+def test_corpus_pasted_syslog_without_comma(corpus_text):
+    events = scan_text(corpus_text("haproxy_logs/issue-haproxy-363-l4timeout-syslog.log"))
+    assert len(events) == 1
+    assert (events[0]["server"], events[0]["backend"], events[0]["state"], events[0]["reason"],
+            events[0]["check_duration_ms"]) == ("XXXXX", None, "DOWN", "Layer4 timeout", 10001)
+
+
+def test_corpus_tcplog_sc(corpus_text):
+    events = scan_text(corpus_text("haproxy_logs/beats-tcplog-nosrv-SC.log"), now=NOW)
+    assert [(e["kind"], e["backend"], e["server"], e["termination"]) for e in events] == \
+        [("traffic", "app", "<NOSRV>", "SC")]
+    assert events[0]["time"] == "Sep 20 15:44:23" and events[0]["ts"] == "2026-09-20T15:44:23"
+    assert summarize(events)["servers"]["app/<NOSRV>"]["traffic_errors"] == {"SC": 1}
+
+
+def test_captured_26_stderr_short(fixture_text):
+    events = scan_text(fixture_text("haproxy/hap26-stderr-short.log"))
+    summary = summarize(events)
+    s1 = summary["servers"]["fe_app/s1"]
+    assert (s1["last_state"], s1["last_reason"], s1["last_info"]) == \
+        ("DOWN", "Layer4 connection problem", "Connection refused")
+    # each event is printed twice (stderr + log line); counted once
+    assert s1["checks_failed"] == 3 and s1["checks_succeeded"] == 2
+    assert summary["servers"]["fe_app/<NOSRV>"]["traffic_errors"] == {"SC": 1}
+    assert "fe_app/s1" in summary["servers"] and "fe_app" in summary["backends"]
+    # the successful session (termination "--") is not an error
+    assert all(e["kind"] != "traffic" or e["termination"] == "SC" for e in events)
+
+
+def test_journal_short_iso_and_window():
+    since = datetime.datetime(2026, 11, 25, 17, 0, 0)
+    events = scan_text(JOURNAL, since=since.replace(tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None),
+                       now=NOW)
+    # the 16:10 line is outside the window
+    assert [e["kind"] for e in events] == ["check", "state", "no_server", "traffic"]
+    web1 = summarize(events)["servers"]["web/web1"]
+    assert (web1["last_transition"], web1["last_state"], web1["last_info"]) == \
+        ("2026-11-25T17:03:24+0000", "DOWN", "Connection refused")
+    assert events[1]["ts"] == "2026-11-25T17:03:24+00:00"
+
+
+def test_parse_log_line_ignores_other_lines():
+    assert parse_log_line("[NOTICE]   (1) : New worker (8) forked") is None
+    assert parse_log_line("") is None
+    assert parse_log_line("Nov 25 17:00:00 lb1 sshd[1]: Accepted publickey for root") is None
+
+
+def test_parse_timestamp_year_rollover():
+    jan = datetime.datetime(2027, 1, 2, 0, 0, 0)
+    assert parse_timestamp("Dec 31 23:59:59", now=jan).year == 2026
+    assert parse_timestamp("2026-11-25T17:03:24.123+01:00").utcoffset() == datetime.timedelta(hours=1)
+    assert parse_timestamp("279/142102") is None
+
+
+def test_collect_logs_journal_then_files():
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        return 0, JOURNAL, ""
+
+    fs = FakeFS({"/etc/rsyslog.d/49-haproxy.conf":
+                 b"$AddUnixListenSocket /var/lib/haproxy/dev/log\n"
+                 b":programname, startswith, \"haproxy\" {\n  /var/log/haproxy.log\n  stop\n}\n"
+                 b"if $programname startswith 'haproxy' then /var/log/haproxy-traffic.log\n",
+                 "/var/log/haproxy.log": b"Nov 25 17:10:00 lb1 haproxy[812]: Server web/web2 is DOWN, reason: "
+                                         b"Layer4 timeout, check duration: 2000ms. 0 active.\n"})
+    logs = collect_logs(run, fs, window_minutes=60, now=NOW)
+    assert calls[0][:5] == ["journalctl", "-u", "haproxy.service", "-o", "short-iso"]
+    assert calls[0][5:7] == ["--since", "2026-11-25 16:30:00"] and "--grep" in calls[0]
+    assert logs["sources"] == ["journalctl -u haproxy.service -o short-iso", "/var/log/haproxy.log"]
+    assert set(logs["servers"]) == {"web/web1", "web/<NOSRV>", "web/web2"}
+    assert logs["servers"]["web/web2"]["last_reason"] == "Layer4 timeout"
+    assert logs["backends"]["web"]["no_server_available"] == "2026-11-25T17:03:24+0000"
+    assert logs["unavailable"] == []
+
+
+def test_collect_logs_grep_fallback_and_missing_journal():
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        if "--grep" in argv:
+            return 1, "", "Compiled without pattern matching support"
+        return 0, JOURNAL, ""
+
+    logs = collect_logs(run, FakeFS({}), window_minutes=60, now=NOW)
+    assert "--grep" not in calls[1] and logs["servers"]["web/web1"]["last_state"] == "DOWN"
+
+    logs = collect_logs(lambda argv: (127, "", "journalctl: not found"), FakeFS({}), now=NOW)
+    assert logs["source"] is None and logs["servers"] == {}
+    assert logs["unavailable"][0]["what"] == "logs.journal"
+
+
+def test_collect_logs_explicit_files_skip_journal():
+    def run(argv):
+        raise AssertionError("journal must not be read when log_files are given")
+
+    fs = FakeFS({"/srv/haproxy.log": JOURNAL.encode()}, denied={"/srv/missing.log"})
+    logs = collect_logs(run, fs, window_minutes=60, files=["/srv/haproxy.log", "/srv/missing.log"], now=NOW)
+    assert logs["sources"] == ["/srv/haproxy.log"]
+    assert logs["unavailable"][0]["source"] == "/srv/missing.log"
+
+
+def test_rsyslog_files():
+    fs = FakeFS({"/etc/rsyslog.d/49-haproxy.conf": b"# /var/log/old.log haproxy\n"
+                                                   b"if $programname startswith 'haproxy' then -/var/log/haproxy.log\n"})
+    assert rsyslog_haproxy_files(fs) == ["/var/log/haproxy.log"]
