@@ -21,23 +21,39 @@ REGISTRY_DIR = "/run/lbdoctor-lab"
 
 
 class Lock:
-    """An exclusive flock per prefix: two `lab.py` runs never work on the same names at once."""
+    """An exclusive flock per prefix: two `lab.py` runs never work on the same names at once.
+
+    The lock file is removed on release, so nothing is left in /run/lock; a run that opened the file
+    just before it was removed notices (the path no longer names its inode) and opens it afresh.
+    """
 
     def __init__(self, prefix):
-        os.makedirs(LOCK_DIR, exist_ok=True)
         self.path = os.path.join(LOCK_DIR, "lbdoctor-lab-%s.lock" % prefix)
         self.handle = None
 
     def __enter__(self):
-        self.handle = open(self.path, "w")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise LabError("another lab.py run holds %s; wait for it to finish" % self.path)
-        return self
+        os.makedirs(LOCK_DIR, exist_ok=True)
+        while True:
+            handle = open(self.path, "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                raise LabError("another lab.py run holds %s; wait for it to finish" % self.path)
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.handle = handle
+                return self
+            handle.close()
 
     def __exit__(self, *exc):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
         self.handle.close()
 
 

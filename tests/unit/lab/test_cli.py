@@ -54,3 +54,17 @@ def test_check_prints_the_resolved_scenario_without_root(cli, monkeypatch, capsy
 def test_check_reports_an_invalid_subnet(cli, capsys):
     assert cli.main(["--subnet", "10.1.0.0/24", "check", os.path.join(SCENARIOS, "minimal.yml")]) == 1
     assert "lab: error: invalid subnet 10.1.0.0/24: it must lie inside 198.18.0.0/15" in capsys.readouterr().err
+
+
+def test_lock_is_exclusive_and_leaves_no_file(tmp_path, monkeypatch):
+    from labkit import state
+
+    monkeypatch.setattr(state, "LOCK_DIR", str(tmp_path))
+    with state.Lock("lbx"):
+        assert os.path.exists(str(tmp_path / "lbdoctor-lab-lbx.lock"))
+        with pytest.raises(LabError, match="another lab.py run holds"):
+            with state.Lock("lbx"):
+                pass
+        with state.Lock("lby"):
+            pass
+    assert os.listdir(str(tmp_path)) == []
