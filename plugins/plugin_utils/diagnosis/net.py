@@ -13,7 +13,7 @@ import ipaddress
 def parse_ip(text):
     """An ipaddress object, or None for a hostname, a UNIX path or garbage."""
     try:
-        return ipaddress.ip_address(str(text).strip("[]").split("%")[0])
+        return ipaddress.ip_address(str(text).strip("[]").split("%", 1)[0])
     except ValueError:
         return None
 

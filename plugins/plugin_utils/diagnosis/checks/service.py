@@ -66,11 +66,11 @@ def _misplaced_listener_finding(ctx, listener):
                        manual("Configure %s on %s to listen on %s (or 0.0.0.0/::) instead of %s; lbdoctor does not "
                               "edit application configuration." % (owner, ctx.host, ctx.ip, listen_ip), host=ctx.host))
     if listen_ip is not None and listen_ip.version != ctx.ip.version:
-        return finding("address_family_mismatch",
-                       "%s listens on IPv%d %s; HAProxy connects over IPv%d to %s" % (owner, listen_ip.version, described,
-                                                                                       ctx.ip.version, ctx.ip),
-                       items, manual("Make %s listen on both families (e.g. [::] with IPV6_V6ONLY off, or 0.0.0.0 and [::]), "
-                                     "or point HAProxy at the host's IPv%d address." % (owner, listen_ip.version), host=ctx.host))
+        summary = "%s listens on IPv%d %s; HAProxy connects over IPv%d to %s" % (
+            owner, listen_ip.version, described, ctx.ip.version, ctx.ip)
+        advice = ("Make %s listen on both families (e.g. [::] with IPV6_V6ONLY off, or 0.0.0.0 and [::]), or point "
+                  "HAProxy at the host's IPv%d address." % (owner, listen_ip.version))
+        return finding("address_family_mismatch", summary, items, manual(advice, host=ctx.host))
     return finding("bound_to_other_address", "%s listens on %s, not on %s where HAProxy connects" % (owner, listen_ip, ctx.ip),
                    items, manual("Configure %s to listen on %s (or all addresses), or point HAProxy at %s." % (owner, ctx.ip, listen_ip),
                                  host=ctx.host))

@@ -10,15 +10,20 @@ from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.engine 
 NOW = "2026-11-25T17:00:00Z"
 
 
+def run_report(servers, stats, backends, probes=None, **kwargs):
+    return diagnose({LB: lb_result(servers, stats)}, backends, probe_results={LB: probe_result(probes or [])},
+                    generated_at=NOW, **kwargs)
+
+
 def run(servers, stats, backends, probes=None, **kwargs):
-    report = diagnose({LB: lb_result(servers, stats)}, backends, probe_results={LB: probe_result(probes or [])},
-                      generated_at=NOW, **kwargs)
-    return dict((s["server"], s) for s in report["servers"]), report
+    report = run_report(servers, stats, backends, probes, **kwargs)
+    return dict((s["server"], s) for s in report["servers"])
 
 
 def test_healthy_server_has_no_findings():
-    servers, report = run([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", "UP", "L4OK")],
-                          {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])})
+    report = run_report([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", "UP", "L4OK")],
+                        {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])})
+    servers = dict((s["server"], s) for s in report["servers"])
     assert servers["web1"]["verdict"] == "healthy"
     assert servers["web1"]["findings"] == []
     assert servers["web1"]["host"] == "web1"
@@ -26,19 +31,19 @@ def test_healthy_server_has_no_findings():
 
 
 def test_matching_is_by_address_not_by_inventory_name():
-    servers, _ = run([server("web1", "198.18.0.12", 8080, 30)], [stat("web", "web1", "UP", "L4OK")],
-                     {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)]),
-                      "other": backend_result("198.18.0.12", [listener("0.0.0.0", 8080)])})
+    servers = run([server("web1", "198.18.0.12", 8080, 30)], [stat("web", "web1", "UP", "L4OK")],
+                  {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)]),
+                   "other": backend_result("198.18.0.12", [listener("0.0.0.0", 8080)])})
     assert servers["web1"]["host"] == "other"
 
 
 def test_service_stopped_names_unit_journal_and_start_fix():
     journal = ["2026-11-25T16:59:01+0000 web2 systemd[1]: Stopped app.service - lab app."]
     units = {"app.service": unit_state("inactive", "dead", file_state="disabled", journal=journal)}
-    servers, _ = run([server("web2", "198.18.0.12", 8080, 31)], [stat("web", "web2", "DOWN", "L4CON", "Connection refused")],
-                     {"web2": backend_result("198.18.0.12", [], units=units)},
-                     probes=[("198.18.0.12", 8080, "refused", "ECONNREFUSED")],
-                     unit_map={"web": "app.service"})
+    servers = run([server("web2", "198.18.0.12", 8080, 31)], [stat("web", "web2", "DOWN", "L4CON", "Connection refused")],
+                  {"web2": backend_result("198.18.0.12", [], units=units)},
+                  probes=[("198.18.0.12", 8080, "refused", "ECONNREFUSED")],
+                  unit_map={"web": "app.service"})
     record = servers["web2"]
     assert record["verdict"] == "service_stopped"
     finding = record["findings"][0]
@@ -51,55 +56,55 @@ def test_service_stopped_names_unit_journal_and_start_fix():
 
 def test_enabled_unit_is_only_started():
     units = {"app.service": unit_state("failed", "failed", result="exit-code")}
-    servers, _ = run([server("web2", "198.18.0.12", 8080, 31)], [stat("web", "web2", "DOWN", "L4CON")],
-                     {"web2": backend_result("198.18.0.12", [], units=units, port_owners={"8080": {"unit": "app.service",
-                                                                                                  "source": "unit_file"}})})
+    owners = {"8080": {"unit": "app.service", "source": "unit_file"}}
+    servers = run([server("web2", "198.18.0.12", 8080, 31)], [stat("web", "web2", "DOWN", "L4CON")],
+                  {"web2": backend_result("198.18.0.12", [], units=units, port_owners=owners)})
     finding = servers["web2"]["findings"][0]
     assert finding["cause"] == "service_stopped"
     assert finding["fix"]["commands"] == [["systemctl", "start", "app.service"]]
 
 
 def test_no_listener_without_a_known_unit():
-    servers, _ = run([server("web4", "198.18.0.14", 8080, 33)], [stat("web", "web4", "DOWN", "L4CON", "Connection refused")],
-                     {"web4": backend_result("198.18.0.14", [listener("0.0.0.0", 22, process="sshd", unit="ssh.service")])})
+    servers = run([server("web4", "198.18.0.14", 8080, 33)], [stat("web", "web4", "DOWN", "L4CON", "Connection refused")],
+                  {"web4": backend_result("198.18.0.14", [listener("0.0.0.0", 22, process="sshd", unit="ssh.service")])})
     assert servers["web4"]["verdict"] == "no_listener"
     assert servers["web4"]["findings"][0]["fix"]["automatic"] is False
 
 
 def test_bound_to_loopback():
-    servers, _ = run([server("web3", "198.18.0.13", 8080, 32)], [stat("web", "web3", "DOWN", "L4CON", "Connection refused")],
-                     {"web3": backend_result("198.18.0.13", [listener("127.0.0.1", 8080)])})
+    servers = run([server("web3", "198.18.0.13", 8080, 32)], [stat("web", "web3", "DOWN", "L4CON", "Connection refused")],
+                  {"web3": backend_result("198.18.0.13", [listener("127.0.0.1", 8080)])})
     assert servers["web3"]["verdict"] == "bound_to_loopback"
     assert "127.0.0.1" in servers["web3"]["findings"][0]["summary"]
 
 
 def test_dual_stack_listener_accepts_ipv4_but_v6only_does_not():
-    servers, _ = run([server("a", "198.18.0.11", 8080, 30), server("b", "198.18.0.12", 8080, 31)],
-                     [stat("web", "a", "UP", "L4OK"), stat("web", "b", "DOWN", "L4CON")],
-                     {"a": backend_result("198.18.0.11", [listener("::", 8080, v6only=False)]),
-                      "b": backend_result("198.18.0.12", [listener("::", 8080, v6only=True)])})
+    servers = run([server("a", "198.18.0.11", 8080, 30), server("b", "198.18.0.12", 8080, 31)],
+                  [stat("web", "a", "UP", "L4OK"), stat("web", "b", "DOWN", "L4CON")],
+                  {"a": backend_result("198.18.0.11", [listener("::", 8080, v6only=False)]),
+                   "b": backend_result("198.18.0.12", [listener("::", 8080, v6only=True)])})
     assert servers["a"]["verdict"] == "healthy"
     assert servers["b"]["verdict"] == "address_family_mismatch"
 
 
 def test_bindv6only_sysctl_is_the_default_for_unknown_v6only():
-    servers, _ = run([server("b", "198.18.0.12", 8080, 31)], [stat("web", "b", "DOWN", "L4CON")],
-                     {"b": backend_result("198.18.0.12", [listener("::", 8080, v6only=None)], bindv6only=1)})
+    servers = run([server("b", "198.18.0.12", 8080, 31)], [stat("web", "b", "DOWN", "L4CON")],
+                  {"b": backend_result("198.18.0.12", [listener("::", 8080, v6only=None)], bindv6only=1)})
     assert servers["b"]["verdict"] == "address_family_mismatch"
 
 
 def test_bound_to_other_address_of_the_host():
     other = {"ifname": "eth1", "family": "ipv4", "address": "10.9.9.9", "prefixlen": 24, "scope": "global"}
-    servers, _ = run([server("b", "198.18.0.12", 8080, 31)], [stat("web", "b", "DOWN", "L4CON")],
-                     {"b": backend_result("198.18.0.12", [listener("10.9.9.9", 8080)], extra_addresses=[other])})
+    servers = run([server("b", "198.18.0.12", 8080, 31)], [stat("web", "b", "DOWN", "L4CON")],
+                  {"b": backend_result("198.18.0.12", [listener("10.9.9.9", 8080)], extra_addresses=[other])})
     assert servers["b"]["verdict"] == "bound_to_other_address"
 
 
 def test_wrong_port_from_the_users_unit_map():
-    servers, _ = run([server("web5", "198.18.0.15", 8081, 34)], [stat("web", "web5", "DOWN", "L4CON")],
-                     {"web5": backend_result("198.18.0.15", [listener("0.0.0.0", 8080)],
-                                             units={"app.service": unit_state()})},
-                     unit_map={"web/web5": "app.service"})
+    servers = run([server("web5", "198.18.0.15", 8081, 34)], [stat("web", "web5", "DOWN", "L4CON")],
+                  {"web5": backend_result("198.18.0.15", [listener("0.0.0.0", 8080)],
+                                          units={"app.service": unit_state()})},
+                  unit_map={"web/web5": "app.service"})
     finding = servers["web5"]["findings"][0]
     assert finding["cause"] == "wrong_port"
     assert finding["fix"]["to_port"] == 8080 and finding["fix"]["line"] == 34
@@ -107,10 +112,10 @@ def test_wrong_port_from_the_users_unit_map():
 
 
 def test_wrong_port_from_healthy_siblings_of_the_same_backend():
-    servers, _ = run([server("web1", "198.18.0.11", 8080, 30), server("web5", "198.18.0.15", 8081, 34)],
-                     [stat("web", "web1", "UP", "L4OK"), stat("web", "web5", "DOWN", "L4CON")],
-                     {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)], units={"app.service": unit_state()}),
-                      "web5": backend_result("198.18.0.15", [listener("0.0.0.0", 8080)], units={"app.service": unit_state()})})
+    servers = run([server("web1", "198.18.0.11", 8080, 30), server("web5", "198.18.0.15", 8081, 34)],
+                  [stat("web", "web1", "UP", "L4OK"), stat("web", "web5", "DOWN", "L4CON")],
+                  {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)], units={"app.service": unit_state()}),
+                   "web5": backend_result("198.18.0.15", [listener("0.0.0.0", 8080)], units={"app.service": unit_state()})})
     assert servers["web5"]["verdict"] == "wrong_port"
     assert servers["web5"]["intended_unit"] == {"unit": "app.service", "source": "healthy servers of the same backend"}
 
@@ -118,10 +123,10 @@ def test_wrong_port_from_healthy_siblings_of_the_same_backend():
 def test_port_conflict_when_another_process_holds_the_port_and_the_unit_failed():
     units = {"app.service": unit_state("failed", "failed", result="exit-code",
                                        journal=["OSError: [Errno 98] Address already in use"])}
-    servers, _ = run([server("web6", "198.18.0.16", 8080, 35)], [stat("web", "web6", "DOWN", "L4CON")],
-                     {"web6": backend_result("198.18.0.16", [listener("127.0.0.1", 8080, process="nc", unit="rogue.service")],
-                                             units=units)},
-                     unit_map={"web": "app.service"})
+    servers = run([server("web6", "198.18.0.16", 8080, 35)], [stat("web", "web6", "DOWN", "L4CON")],
+                  {"web6": backend_result("198.18.0.16", [listener("127.0.0.1", 8080, process="nc", unit="rogue.service")],
+                                          units=units)},
+                  unit_map={"web": "app.service"})
     record = servers["web6"]
     assert record["verdict"] == "port_conflict"
     assert [f["cause"] for f in record["findings"]] == ["port_conflict"]
@@ -130,10 +135,10 @@ def test_port_conflict_when_another_process_holds_the_port_and_the_unit_failed()
 
 def test_missing_facts_give_unknown_with_the_reason():
     unreachable = {"unreachable": True, "msg": "Failed to connect to the host via ssh: timed out", "changed": False}
-    servers, report = run([server("web7", "198.18.0.17", 8080, 36)], [stat("web", "web7", "DOWN", "L4CON")],
-                          {"web7": unreachable}, probes=[("198.18.0.17", 8080, "refused", "ECONNREFUSED")],
-                          inventory_addresses={"web7": "198.18.0.17"})
-    record = servers["web7"]
+    report = run_report([server("web7", "198.18.0.17", 8080, 36)], [stat("web", "web7", "DOWN", "L4CON")],
+                        {"web7": unreachable}, probes=[("198.18.0.17", 8080, "refused", "ECONNREFUSED")],
+                        inventory_addresses={"web7": "198.18.0.17"})
+    record = report["servers"][0]
     assert record["host"] == "web7"
     assert record["verdict"] == "unknown"
     assert "ssh: timed out" in record["findings"][0]["summary"]
@@ -142,23 +147,23 @@ def test_missing_facts_give_unknown_with_the_reason():
 
 def test_host_unreachable_when_neither_ansible_nor_the_probe_get_an_answer():
     unreachable = {"unreachable": True, "msg": "ssh: connect to host 198.18.0.17 port 22: No route to host"}
-    servers, _ = run([server("web7", "198.18.0.17", 8080, 36)], [stat("web", "web7", "DOWN", "L4TOUT")],
-                     {"web7": unreachable}, probes=[("198.18.0.17", 8080, "timeout", None)],
-                     inventory_addresses={"web7": "198.18.0.17"})
+    servers = run([server("web7", "198.18.0.17", 8080, 36)], [stat("web", "web7", "DOWN", "L4TOUT")],
+                  {"web7": unreachable}, probes=[("198.18.0.17", 8080, "timeout", None)],
+                  inventory_addresses={"web7": "198.18.0.17"})
     assert servers["web7"]["verdict"] == "host_unreachable"
 
 
 def test_address_not_on_host_and_host_unreachable_follow_the_probe():
-    servers, _ = run([server("x", "198.18.0.99", 8080, 37), server("y", "198.18.0.98", 8080, 38)],
-                     [stat("web", "x", "DOWN", "L4CON"), stat("web", "y", "DOWN", "L4TOUT")], {},
-                     probes=[("198.18.0.99", 8080, "refused", "ECONNREFUSED"), ("198.18.0.98", 8080, "timeout", None)])
+    servers = run([server("x", "198.18.0.99", 8080, 37), server("y", "198.18.0.98", 8080, 38)],
+                  [stat("web", "x", "DOWN", "L4CON"), stat("web", "y", "DOWN", "L4TOUT")], {},
+                  probes=[("198.18.0.99", 8080, "refused", "ECONNREFUSED"), ("198.18.0.98", 8080, "timeout", None)])
     assert servers["x"]["verdict"] == "address_not_on_host"
     assert servers["y"]["verdict"] == "host_unreachable"
 
 
 def test_down_without_explanation_is_unknown_never_healthy():
-    servers, _ = run([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", "DOWN", "L7STS", "File not found")],
-                     {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])})
+    servers = run([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", "DOWN", "L7STS", "File not found")],
+                  {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])})
     record = servers["web1"]
     assert record["verdict"] == "unknown"
     assert "checked and found fine" == record["findings"][0]["evidence"][0]["source"]
@@ -187,8 +192,8 @@ def test_every_server_gets_a_verdict_from_the_vocabulary_in_a_stable_order():
     args = ([server("b", "198.18.0.12", 8080, 31), server("a", "198.18.0.11", 8080, 30)],
             [stat("web", "a", "UP", "L4OK"), stat("web", "b", "DOWN", "L4CON")],
             {"a": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)]), "b": backend_result("198.18.0.12")})
-    first = run(*args)[1]
-    second = run(*args)[1]
+    first = run_report(*args)
+    second = run_report(*args)
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
     assert [s["server"] for s in first["servers"]] == ["b", "a"]  # configuration order
     assert all(s["verdict"] in ("healthy",) + CAUSE_CODES for s in first["servers"])
