@@ -241,18 +241,6 @@ def normalize_status(status):
     return state, transition, counts, m.group(4)
 
 
-def _convert(name, value):
-    if value == "":
-        return None
-    if name in STAT_TEXT_FIELDS:
-        return value
-    if value.isdigit():
-        return int(value)
-    if value[:1] == "-" and value[1:].isdigit():
-        return int(value)
-    return value
-
-
 def parse_show_stat(text, source="show stat"):
     """Parse `show stat` CSV. Returns {servers, backends, frontends, columns, warnings}.
 
@@ -295,6 +283,8 @@ def parse_show_stat(text, source="show stat"):
         rows = (line.rstrip("\r\n").split(",") for line in body)
     servers, backends, frontends = [], [], []
     i_type = header.index("type") if "type" in header else None
+    numeric = [name not in STAT_TEXT_FIELDS for name in header]
+    status_cache = {}
     i_svname = header.index("svname")
     for rownum, row in enumerate(rows, start + 1):
         if not row or (len(row) == 1 and not row[0].strip()):
@@ -305,9 +295,11 @@ def parse_show_stat(text, source="show stat"):
         if len(row) < ncols and (len(row) <= i_svname):
             warnings.append("%s: row %d: too short, skipped" % (source, rownum))
             continue
-        entry = {}
-        for name, value in zip(header, row):
-            entry[name] = _convert(name, value)
+        # inline conversion (no call per cell): "" -> None, integers -> int in numeric columns
+        entry = {name: (int(value) if (num and value.isdigit()) else
+                        int(value) if (num and value[:1] == "-" and value[1:].isdigit()) else
+                        (value or None))
+                 for name, num, value in zip(header, numeric, row)}
         if len(row) < ncols and len(warnings) < MAX_WARNINGS:
             warnings.append("%s: row %d (%s/%s): %d of %d columns" % (source, rownum, row[0], row[1], len(row), ncols))
         svname = entry.get("svname")
@@ -319,7 +311,7 @@ def parse_show_stat(text, source="show stat"):
         elif not isinstance(rtype, int):
             rtype = 2
         entry["type_name"] = STAT_TYPES.get(rtype, str(rtype))
-        _annotate(entry, warnings, source, rownum)
+        _annotate(entry, warnings, source, rownum, status_cache)
         if rtype == 2:
             servers.append(entry)
         elif rtype == 1:
@@ -330,8 +322,16 @@ def parse_show_stat(text, source="show stat"):
             "warnings": warnings}
 
 
-def _annotate(entry, warnings, source, rownum):
-    state, transition, counts, detail = normalize_status(entry.get("status"))
+def _annotate(entry, warnings, source, rownum, cache=None):
+    status = entry.get("status")
+    if cache is not None:
+        parsed = cache.get(status)
+        if parsed is None:
+            parsed = cache[status] = normalize_status(status)
+        state, transition, counts, detail = parsed
+        counts = list(counts) if counts else None
+    else:
+        state, transition, counts, detail = normalize_status(status)
     entry["state"] = state
     entry["transition"] = transition
     entry["transition_counts"] = counts

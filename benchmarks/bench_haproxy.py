@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: lbdoctor.haproxy contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Speed of the HAProxy parsers and of the TCP prober on large inputs.
+
+* ``config``: parse_config() on a generated configuration with SERVERS servers (100 backends,
+  default-server inheritance, check/port/inter keywords, a few quoted ${VAR} addresses);
+  targets: under 0.5 s for 10,000 servers.
+* ``stat``: parse_show_stat() on a generated `show stat` dump of ROWS server rows with the
+  129-column header of HAProxy 2.6.12 (module counters after '-'); target: under 0.2 s for
+  10,000 rows.
+* ``probe``: probe() of PROBES targets on 127.0.0.1 ports nobody listens on (bound then closed,
+  so refused at once) with the default concurrency, then the same against a listener whose
+  accept queue is full (SYNs dropped: every probe times out); target: about one connect
+  timeout plus one second for 1,000 probes.
+
+Everything stays on loopback. Usage:
+
+    .venv/bin/python benchmarks/bench_haproxy.py [--servers 10000] [--rows 10000] [--probes 1000]
+        [--timeout 2.0] [--rounds 5]
+
+Prints the figures (best and median of the rounds); they go to docs/haproxy_facts.md. This is
+not a test and asserts nothing.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _import_collection():
+    root = tempfile.mkdtemp(prefix="lbdoctor-bench-")
+    namespace = os.path.join(root, "ansible_collections", "lbdoctor")
+    os.makedirs(namespace)
+    os.symlink(REPO, os.path.join(namespace, "haproxy"))
+    sys.path.insert(0, root)
+
+
+_import_collection()
+
+# pylint: disable=wrong-import-position
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config import parse_config  # noqa: E402
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_runtime import parse_show_stat  # noqa: E402
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.tcp_probe import probe, summarize  # noqa: E402
+
+HEADER_26 = os.path.join(REPO, "tests", "unit", "fixtures", "haproxy", "hap26-stat.csv")
+
+
+def make_config(servers, per_backend=100):
+    lines = ["global", "    stats socket /run/haproxy/admin.sock mode 660 level admin", "",
+             "defaults", "    mode http", "    timeout connect 5s", "    default-server inter 3s fall 3 rise 2", ""]
+    backends = max(1, servers // per_backend)
+    n = 0
+    for b in range(backends):
+        lines.append("backend be_%d" % b)
+        lines.append("    option httpchk GET /health")
+        lines.append("    default-server check maxconn 100")
+        for s in range(per_backend):
+            if n >= servers:
+                break
+            a, c = divmod(n, 250)
+            if s % 10 == 9:
+                lines.append('    server srv%d "${APP_NET}.%d.%d:8080" check port 9200 inter 1s  # env' % (n, a, c + 1))
+            else:
+                lines.append("    server srv%d 10.%d.%d.%d:8080 weight 10 backup" % (n, a // 250, a % 250, c + 1)
+                             if s % 25 == 24 else
+                             "    server srv%d 10.%d.%d.%d:8080 cookie s%d" % (n, a // 250, a % 250, c + 1, n))
+            n += 1
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def make_stat(rows, per_backend=100):
+    with open(HEADER_26) as handle:
+        text = handle.read()
+    header = text.splitlines()[0]
+    sample = [line for line in text.splitlines() if line.startswith("app,refused1,")][0].split(",")
+    out = [header]
+    for i in range(rows):
+        row = list(sample)
+        row[0] = "be_%d" % (i // per_backend)
+        row[1] = "srv%d" % i
+        row[17] = ("UP", "DOWN", "UP 1/3", "MAINT", "DRAIN")[i % 5]
+        row[36] = ("L4OK", "L4CON", "* L4CON", "", "L4OK")[i % 5]
+        out.append(",".join(row))
+    return "\n".join(out) + "\n"
+
+
+def closed_ports(count):
+    """Loopback ports free a moment ago (bound then closed)."""
+    ports = []
+    socks = []
+    for _i in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind(("127.0.0.1", 0))
+        ports.append(sock.getsockname()[1])
+        socks.append(sock)
+    for sock in socks:
+        sock.close()
+    return ports
+
+
+def timed(func, rounds):
+    times = []
+    result = None
+    for _i in range(rounds):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times), result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", type=int, default=10000)
+    parser.add_argument("--rows", type=int, default=10000)
+    parser.add_argument("--probes", type=int, default=1000)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    print("python %s on %s, %d CPUs" % (platform.python_version(), platform.platform(), os.cpu_count() or 0))
+
+    text = make_config(args.servers)
+    env = {"APP_NET": "10.200"}
+    best, median, conf = timed(lambda: parse_config([("/etc/haproxy/haproxy.cfg", text)], env=env), args.rounds)
+    count = sum(len(b["servers"]) for b in conf["backends"])
+    print("config: %d servers, %d lines, %d KB: best %.3f s, median %.3f s (%d errors)"
+          % (count, text.count("\n"), len(text) // 1024, best, median, len(conf["errors"])))
+
+    stat_text = make_stat(args.rows)
+    best, median, stat = timed(lambda: parse_show_stat(stat_text), args.rounds)
+    print("show stat: %d rows x %d columns, %d KB: best %.3f s, median %.3f s"
+          % (len(stat["servers"]), len(stat_text.splitlines()[0].split(",")), len(stat_text) // 1024, best, median))
+
+    ports = closed_ports(args.probes)
+    targets = [{"address": "127.0.0.1", "port": p} for p in ports]
+    best, median, results = timed(lambda: probe(targets, timeout=args.timeout), args.rounds)
+    print("probe refused: %d targets, concurrency 64, timeout %.1f s: best %.3f s, median %.3f s %s"
+          % (len(targets), args.timeout, best, median, summarize(results)))
+
+    # every SYN dropped: a listener that never accepts, its queue filled first
+    sink = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sink.bind(("127.0.0.1", 0))
+    sink.listen(0)
+    port = sink.getsockname()[1]
+    fillers = []
+    for _i in range(4):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    targets = [{"address": "127.0.0.1", "port": port}] * args.probes
+    for concurrency in (64, args.probes):
+        best, median, results = timed(lambda: probe(targets, timeout=args.timeout, concurrency=concurrency), 1)
+        print("probe timeout: %d targets, concurrency %d, timeout %.1f s: %.3f s %s"
+              % (len(targets), concurrency, args.timeout, best, summarize(results)))
+    for filler in fillers:
+        filler.close()
+    sink.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
