@@ -65,7 +65,7 @@ def _reason(rc, err, missing):
 
 def _dump(source, out, err, family, variant, unavailable, what):
     try:
-        parsed = ipt.parse_iptables_save(out, source=source, family=family)
+        parsed = ipt.parse_iptables_save(out, source=source, family=family, detail=False)
     except ipt.IptablesParseError as exc:
         unavailable.append({"what": what, "reason": "unreadable output: %s" % exc, "source": source})
         return {"source": source, "text": out, "header": None, "rules": None, "tables": None,

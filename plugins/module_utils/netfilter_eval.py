@@ -77,13 +77,17 @@ class RulesetError(ValueError):
 # ---------------------------------------------------------------------------------------------
 
 class Rule(object):
-    __slots__ = ("steps", "keys", "ref", "effectful")
+    __slots__ = ("steps", "keys", "ref")
 
     def __init__(self, steps, keys, ref):
-        self.steps = steps
-        self.keys = keys
-        self.ref = ref  # dict describing the rule for the result (backend, table, chain, ...)
-        self.effectful = [_effectful_from(steps, k) for k in range(len(steps))]
+        self.steps = tuple(steps)
+        # (src, dst, dport) intervals the leading matches require, None where free
+        self.keys = (keys.get("src"), keys.get("dst"), keys.get("dport")) if keys else _NO_KEYS
+        self.ref = ref  # (table, chain name, parsed rule): described on demand
+
+
+_NO_KEYS = (None, None, None)
+_DIMS = {"src": 0, "dst": 1, "dport": 2}
 
 
 _NOOP_KINDS = frozenset(("noop", "counter"))
@@ -98,7 +102,7 @@ def _effectful_from(steps, k):
 
 
 class Chain(object):
-    __slots__ = ("name", "rules", "policy", "base", "index_dim", "index", "wild", "cache", "all")
+    __slots__ = ("name", "rules", "policy", "base", "index", "cache", "all")
 
     def __init__(self, name, rules, policy, base):
         self.name = name
@@ -106,27 +110,44 @@ class Chain(object):
         self.policy = policy  # "accept" | "drop" | None (user chain)
         self.base = base
         self.all = tuple(range(len(rules)))
-        self.index_dim = None
-        self.index = None
-        self.wild = None
         self.cache = {}
+        self.index = None
         if len(rules) >= INDEX_MIN_RULES:
-            self._build_index()
+            self.index = _build_index(rules, list(range(len(rules))), ("src", "dst", "dport"))
 
-    def _build_index(self):
-        counts = {}
-        for rule in self.rules:
-            for dim in rule.keys:
-                counts[dim] = counts.get(dim, 0) + 1
-        if not counts:
-            return
-        dim = max(sorted(counts), key=lambda d: counts[d])
-        if counts[dim] < INDEX_MIN_RULES:
-            return
+    def candidates(self, ctx):
+        """Positions of the rules that can match this packet, in order. A rule is left out only
+        when one of its leading matches (source, destination, destination port) is certain to
+        fail, so skipping it changes nothing."""
+        if self.index is None:
+            return self.all
+        key = (ctx.src, ctx.dst, ctx.dport)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        found = []
+        _lookup(self.index, ctx, found)
+        found.sort()
+        hit = tuple(found)
+        if len(self.cache) > 4096:
+            self.cache.clear()
+        self.cache[key] = hit
+        return hit
+
+
+def _build_index(rules, positions, dims):
+    """A small decision tree over the rules' keys: the dimension that leaves the fewest
+    candidates on average splits the rules into aligned blocks (exact values, CIDR prefixes);
+    rules without a usable key, and big blocks, are split again on the other dimensions."""
+    if len(positions) < INDEX_MIN_RULES or not dims:
+        return ("list", positions)
+    best = None
+    for dim in dims:
         buckets = {}
         wild = []
-        for pos, rule in enumerate(self.rules):
-            key = rule.keys.get(dim)
+        slot = _DIMS[dim]
+        for pos in positions:
+            key = rules[pos].keys[slot]
             if key is None:
                 wild.append(pos)
                 continue
@@ -135,31 +156,39 @@ class Chain(object):
             if size & (size - 1) or lo & (size - 1):
                 wild.append(pos)  # not an aligned block (a port range, an iprange)
                 continue
-            buckets.setdefault(size, {}).setdefault(lo, []).append(pos)
-        self.index_dim = dim
-        self.index = sorted(buckets.items())
-        self.wild = wild
+            buckets.setdefault((size, lo), []).append(pos)
+        if not buckets:
+            continue
+        keyed = len(positions) - len(wild)
+        score = len(wild) + sum(len(b) * len(b) for b in buckets.values()) / float(max(keyed, 1))
+        if best is None or score < best[0]:
+            best = (score, dim, buckets, wild)
+    if best is None or best[0] >= len(positions) * 0.9:
+        return ("list", positions)
+    _score, dim, buckets, wild = best
+    rest = tuple(d for d in dims if d != dim)
+    by_size = {}
+    for (size, lo), lst in buckets.items():
+        by_size.setdefault(size, {})[lo] = _build_index(rules, lst, rest) if len(lst) >= INDEX_MIN_RULES else ("list", lst)
+    return ("split", dim, sorted(by_size.items()), _build_index(rules, wild, rest))
 
-    def candidates(self, ctx):
-        if self.index is None:
-            return self.all
-        value = getattr(ctx, self.index_dim)
-        if value is None:
-            return self.all
-        hit = self.cache.get(value)
-        if hit is not None:
-            return hit
-        found = list(self.wild)
-        for size, bucket in self.index:
-            lst = bucket.get(value & ~(size - 1))
-            if lst:
-                found.extend(lst)
-        found.sort()
-        hit = tuple(found)
-        if len(self.cache) > 4096:
-            self.cache.clear()
-        self.cache[value] = hit
-        return hit
+
+def _lookup(node, ctx, found):
+    if node[0] == "list":
+        found.extend(node[1])
+        return
+    _kind, dim, by_size, wild = node
+    value = getattr(ctx, dim)
+    if value is None:
+        for _size, bucket in by_size:
+            for child in bucket.values():
+                _lookup(child, ctx, found)
+    else:
+        for size, bucket in by_size:
+            child = bucket.get(value & ~(size - 1))
+            if child is not None:
+                _lookup(child, ctx, found)
+    _lookup(wild, ctx, found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +200,8 @@ class IptTable(object):
 
     backend = "iptables"
 
-    def __init__(self, parsed, name, seq):
+    def __init__(self, parsed, name, seq, memo=None):
+        self.memo = memo if memo is not None else {}
         self.parsed = parsed
         self.name = name
         self.table = parsed["tables"][name]
@@ -208,7 +238,9 @@ class IptTable(object):
         rules = []
         for rule in spec["rules"]:
             try:
-                steps, keys = ipt.compile_rule(rule, self.version, names)
+                steps, keys = ipt.compile_rule(rule, self.version, names, self.memo)
+            except ipt.IptablesParseError as exc:
+                raise RulesetError("%s:%s: %s" % (self.source, rule.get("line"), exc.message))
             except (ValueError, KeyError) as exc:
                 raise RulesetError("%s:%s: %s" % (self.source, rule.get("line"), exc))
             rules.append(Rule(steps, keys, (self, name, rule)))
@@ -487,6 +519,15 @@ class Ruleset(object):
         self._schedules[key] = sched
         return sched
 
+    def validate(self):
+        """Compile every chain now, so that a malformed rule anywhere is reported (with its
+        line or handle) before any packet is evaluated. Raises RulesetError."""
+        for table in self.tables:
+            names = (table.table["chains"] if table.backend == "iptables" else table.table["chains"])
+            for name in list(names):
+                table.chain(name)
+        return self
+
     def evaluate(self, packet, listeners=None, addresses=None):
         try:
             pkt = normalize_packet(packet)
@@ -507,7 +548,7 @@ class Ruleset(object):
             oracle = Oracle(prefix)
             outcome = self._walk(pkt, host_addrs, oracle)
             outcome["assumptions"] = [
-                {"rule": describe(rule) if isinstance(rule, tuple) else rule, "match": desc, "matches": choice}
+                {"rule": describe(rule) if isinstance(rule, tuple) else rule, "match": str(desc), "matches": choice}
                 for rule, desc, choice in oracle.taken]
             outcomes.append(outcome)
             taken = oracle.taken
@@ -679,7 +720,7 @@ class Ruleset(object):
         if verdict == "reject":
             out["reject"] = data
         elif verdict == "unsupported":
-            out["unsupported"] = {"rule": ref, "match": data}
+            out["unsupported"] = {"rule": ref, "match": str(data)}
         return True
 
 
@@ -738,7 +779,7 @@ def _apply(rule, ctx, oracle, nat):
                 except Unknown:
                     pass
                 j += 1
-            if not rule.effectful[k]:
+            if not _effectful_from(steps, k):
                 return None
             if not oracle.choose(rule.ref, step[2]):
                 return None
@@ -1049,17 +1090,18 @@ def _iptables_sources(facts):
                     continue
                 parsed = entry.get("parsed")
                 if parsed is None and entry.get("text"):
-                    parsed = ipt.parse_iptables_save(entry["text"], source=entry.get("source") or key, family=family)
+                    parsed = ipt.parse_iptables_save(entry["text"], source=entry.get("source") or key, family=family,
+                                                     detail=False)
                 if parsed is not None:
                     if variant != "default" and not parsed.get("variant"):
                         parsed = dict(parsed, variant=variant)
                     out.append(parsed)
         elif isinstance(section, str) and section.strip():
-            out.append(ipt.parse_iptables_save(section, source=key, family=family))
+            out.append(ipt.parse_iptables_save(section, source=key, family=family, detail=False))
     for key, family in (("iptables_save", "ipv4"), ("ip6tables_save", "ipv6")):
         text = facts.get(key)
         if text:
-            out.append(ipt.parse_iptables_save(text, source=key, family=family))
+            out.append(ipt.parse_iptables_save(text, source=key, family=family, detail=False))
     return out
 
 
@@ -1079,13 +1121,15 @@ def compile_ruleset(facts):
     except ipt.IptablesParseError as exc:
         raise RulesetError(str(exc))
     ipt_nft_tables = set()
+    memos = {}
     for parsed in sorted(dumps, key=lambda p: 0 if p.get("variant") == "legacy" else 1):
+        memo = memos.setdefault(parsed["family"], {})
         for name in parsed["tables"]:
             if name not in IPT_TABLE_HOOKS:
                 warnings.append("%s: table %s is not on the packet path; ignored" % (parsed.get("source"), name))
                 continue
             seq += 1
-            tables.append(IptTable(parsed, name, seq))
+            tables.append(IptTable(parsed, name, seq, memo))
             if parsed.get("variant") == "nft":
                 ipt_nft_tables.add(("ip" if parsed["family"] == "ipv4" else "ip6", name))
     nft_skipped = []

@@ -218,11 +218,15 @@ def detect_variant(header):
     return None
 
 
-def parse_iptables_save(text, source="iptables-save", family=None):
+def parse_iptables_save(text, source="iptables-save", family=None, detail=True):
     """Parse iptables-save (family ipv4) or ip6tables-save (ipv6) output.
 
     family None guesses from the header ("ip6tables-save") and falls back to ipv4.
     Raises IptablesParseError naming the line on anything iptables-restore would refuse.
+    detail=False indexes the rules by chain without structuring their options (`matches`,
+    `target_options` are then absent and `target` is a quick guess); the evaluator does that part
+    chain by chain when a packet first reaches the chain (rule_detail()), which keeps a 50,000-rule
+    dump under a second.
     """
     tables = {}
     chain_order = {}
@@ -290,6 +294,16 @@ def parse_iptables_save(text, source="iptables-save", family=None):
                 raise IptablesParseError(source, lineno, "bad counters %r" % line[:40])
             counters = [int(match.group(1)), int(match.group(2))]
             line = line[match.end():]
+        if not detail and (line.startswith("-A ") or line.startswith("--append ")):
+            parts = line.split(None, 2)
+            chain = table["chains"].get(parts[1]) if len(parts) > 1 else None
+            if chain is None:
+                raise IptablesParseError(source, lineno, "rule for undeclared chain %r in table %s"
+                                         % (parts[1] if len(parts) > 1 else "", table_name))
+            rules = chain["rules"]
+            rules.append({"position": len(rules) + 1, "line": lineno, "text": line, "counters": counters})
+            rule_count += 1
+            continue
         try:
             tokens, quoted = tokenize(line)
         except ValueError as exc:
@@ -343,6 +357,20 @@ def parse_iptables_save(text, source="iptables-save", family=None):
         "rule_count": rule_count,
         "warnings": warnings,
     }
+
+
+def rule_detail(rule, source="iptables-save"):
+    """(matches, target, target_options, goto) of a parsed rule, structuring it when the parse
+    was done with detail=False. Raises IptablesParseError naming the line."""
+    if "matches" in rule:
+        return rule["matches"], rule["target"], rule["target_options"], rule["goto"]
+    try:
+        tokens, quoted = tokenize(rule["text"])
+        if len(tokens) < 2:
+            raise ValueError("expected -A CHAIN ...")
+        return parse_rule_args(tokens, quoted, 2)
+    except ValueError as exc:
+        raise IptablesParseError(source, rule.get("line") or 0, str(exc))
 
 
 def summarize(parsed):
@@ -404,7 +432,7 @@ def _ports(spec):
     for part in spec.split(","):
         if part:
             out.append(parse_port_range(part))
-    return out
+    return tuple(out)
 
 
 def _in_ranges(value, ranges):
@@ -461,7 +489,7 @@ def _port_fn(field, ranges, negate):
     def fn(c):
         value = getattr(c, field)
         if value is None:
-            if ranges == [(0, 65535)] or ranges == [(1, 65535)]:
+            if tuple(ranges) in (((0, 65535),), ((1, 65535),)):
                 return not negate
             return None
         return _in_ranges(value, ranges) != negate
@@ -538,6 +566,32 @@ def _const(value):
     return fn
 
 
+class Desc(object):
+    """A match as iptables-save writes it, rendered only when a result needs it."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, module, negate, option, args):
+        self.parts = (module, negate, option, tuple(args))
+
+    def __str__(self):
+        return _desc(*self.parts)
+
+
+class GroupDesc(object):
+    """All options of one `-m module`, rendered only when needed."""
+
+    __slots__ = ("module", "opts")
+
+    def __init__(self, module, opts):
+        self.module = module
+        self.opts = opts
+
+    def __str__(self):
+        return " ".join(_desc(self.module if i == 0 else "", n, o, a)
+                        for i, (n, o, a) in enumerate(self.opts)) or ("-m %s" % self.module)
+
+
 def _desc(module, negate, option, args):
     parts = []
     if module:
@@ -553,14 +607,14 @@ def _desc(module, negate, option, args):
 def _compile_module(module, opts, version, c_proto_is_tcp):
     """Compile one `-m module` with its options [(negate, option, args)] -> list of (fn, desc, keys)."""
     out = []
-    full = " ".join(_desc(module if i == 0 else "", n, o, a) for i, (n, o, a) in enumerate(opts)) or ("-m %s" % module)
+    full = GroupDesc(module, opts)
     if module in ("tcp",):
         if not opts:
             out.append((_const(True), full, None))
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             if option in ("--dport", "--destination-port", "--sport", "--source-port"):
-                ranges = [parse_port_range(_opt_value(args, option))]
+                ranges = (parse_port_range(_opt_value(args, option)),)
                 field = "dport" if option in ("--dport", "--destination-port") else "sport"
                 keys = None
                 if field == "dport" and not negate:
@@ -594,7 +648,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
         return out
     if module == "multiport":
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             ranges = _ports(_opt_value(args, option))
             if option in ("--dports", "--destination-ports"):
                 out.append((_port_fn("dport", ranges, negate), desc,
@@ -615,7 +669,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
         return out
     if module == "iprange":
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             if option == "--src-range":
                 out.append((_range_fn("src", _opt_value(args, option), negate, version), desc, None))
             elif option == "--dst-range":
@@ -627,7 +681,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
         state_seen = False
         others = []
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             if option in ("--state", "--ctstate"):
                 state_seen = True
                 out.append((_ctstate_fn(_opt_value(args, option), negate), desc, None))
@@ -646,7 +700,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
                     return (lo <= value <= hi) != negate
                 others.append((fn, desc))
             elif option in ("--ctorigdstport", "--ctorigsrcport", "--ctrepldstport", "--ctreplsrcport"):
-                ranges = [parse_port_range(_opt_value(args, option))]
+                ranges = (parse_port_range(_opt_value(args, option)),)
 
                 def fn(c, option=option, ranges=ranges, negate=negate):
                     value = c.ct_tuple(option)
@@ -677,7 +731,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
     if module == "addrtype":
         limit_in = any(o == "--limit-iface-in" for _n, o, _a in opts)
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             if option == "--dst-type":
                 out.append((_addrtype_fn("dst", _opt_value(args, option), negate, limit_in), desc, None))
             elif option == "--src-type":
@@ -689,7 +743,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
         return out
     if module == "set":
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             if option == "--match-set":
                 if len(args) != 2:
                     raise CompileError("--match-set needs NAME FLAGS")
@@ -713,7 +767,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
     if module in ("mark", "connmark"):
         field = "mark" if module == "mark" else "ctmark"
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             if option == "--mark":
                 out.append((_mark_fn(field, _opt_value(args, option), negate), desc, None))
             else:
@@ -730,7 +784,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
         return out
     if module == "pkttype":
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             if option == "--pkt-type":
                 kind = _opt_value(args, option).lower()
                 if kind == "host":
@@ -754,7 +808,7 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
         return out
     if module == "mac":
         for negate, option, args in opts:
-            desc = _desc(module, negate, option, args)
+            desc = Desc(module, negate, option, args)
             mac = _opt_value(args, option).lower()
             out.append((lambda c, mac=mac, negate=negate: None if not c.src_mac else
                         (c.src_mac.lower() == mac) != negate, desc, None))
@@ -763,8 +817,11 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
         names = set(o for _n, o, _a in opts)
         invert = "--invert" in names
         loose = "--loose" in names
-        out.append((lambda c, invert=invert, loose=loose: (lambda r: None if r is None else r != invert)(
-            c.rpfilter(loose)), full, None))
+
+        def rpf(c, invert=invert, loose=loose):
+            passed = c.rpfilter(loose)
+            return None if passed is None else passed != invert
+        out.append((rpf, full, None))
         return out
     if module == "owner":
         out.append((lambda c: None if c.direction == "output" else False, full, None))
@@ -888,26 +945,39 @@ def _mark_op(target, opts):
     return ("unknown", None, None)
 
 
-def compile_rule(rule, version, chains):
-    """Compile one parsed rule -> (steps, keys). Raises CompileError on malformed arguments."""
+_MEMO = {}
+
+
+def compile_rule(rule, version, chains, memo=None):
+    """Compile one parsed rule -> (steps, keys). Raises CompileError on malformed arguments.
+    memo (a dict) shares the compiled form of identical matches between rules."""
+    if memo is None:
+        memo = {}
+    matches, target, target_options, goto = rule_detail(rule)
     steps = []
     keys = {}
     groups = []  # consecutive options of the same -m module
-    for module, negate, option, args in rule["matches"]:
+    for module, negate, option, args in matches:
         if module == "":
-            if option in ("-s", "-d"):
-                fn, key = _addr_fn("src" if option == "-s" else "dst", args[0], negate, version)
-                if key is not None:
-                    keys["src" if option == "-s" else "dst"] = key
-            elif option in ("-i", "-o"):
-                fn = _iface_fn("iif" if option == "-i" else "oif", args[0], negate)
-            elif option == "-p":
-                fn = _proto_fn(args[0], negate)
-            elif option == "-f":
-                fn = _const(negate)  # a SYN is never a second fragment
-            else:
-                fn = _unknown(option)
-            steps.append(("m", fn, _desc("", negate, option, args)))
+            mkey = (version, option, negate, args[0] if args else None)
+            hit = memo.get(mkey)
+            if hit is None:
+                key = None
+                if option in ("-s", "-d"):
+                    fn, key = _addr_fn("src" if option == "-s" else "dst", args[0], negate, version)
+                elif option in ("-i", "-o"):
+                    fn = _iface_fn("iif" if option == "-i" else "oif", args[0], negate)
+                elif option == "-p":
+                    fn = _proto_fn(args[0], negate)
+                elif option == "-f":
+                    fn = _const(negate)  # a SYN is never a second fragment
+                else:
+                    fn = _unknown(option)
+                hit = (("m", fn, Desc("", negate, option, args)), key)
+                memo[mkey] = hit
+            steps.append(hit[0])
+            if hit[1] is not None:
+                keys["src" if option == "-s" else "dst"] = hit[1]
             continue
         if option is None:
             groups.append([module, []])
@@ -916,10 +986,21 @@ def compile_rule(rule, version, chains):
             groups.append([module, []])
         groups[-1][1].append((negate, option, args))
     for module, opts in groups:
-        for fn, desc, key in _compile_module(module, opts, version, True):
-            steps.append(("m", fn, desc))
+        gkey = (version, module, tuple((n, o, tuple(a)) for n, o, a in opts))
+        compiled = memo.get(gkey)
+        if compiled is None:
+            compiled = [(("m", fn, desc), key) for fn, desc, key in _compile_module(module, opts, version, True)]
+            memo[gkey] = compiled
+        for step, key in compiled:
+            steps.append(step)
             if key is not None:
                 keys[key[0]] = key[1]
-    kind, data = compile_target(rule, version, chains)
-    steps.append(("s", kind, data))
+    tkey = (version, target, goto, tuple((o, tuple(a)) for o, a in target_options), target in chains)
+    stmt = memo.get(tkey)
+    if stmt is None:
+        kind, data = compile_target({"target": target, "target_options": target_options, "goto": goto},
+                                    version, chains)
+        stmt = ("s", kind, data)
+        memo[tkey] = stmt
+    steps.append(stmt)
     return steps, keys

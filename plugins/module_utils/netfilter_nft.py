@@ -763,6 +763,7 @@ class Compiler(object):
             return exists, desc
         named = isinstance(right, str) and right.startswith("@")
         dynamic = False
+        mask = 0
         if named:
             spec = self.sets.get(right[1:])
             if spec is None:

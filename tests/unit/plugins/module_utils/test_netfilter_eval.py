@@ -382,3 +382,111 @@ def test_malformed_rule_arguments_name_the_line():
 def test_bad_packet_gives_an_error_result():
     res = ev(filt(), {"src": LB, "dst": "2001:db8::1", "dport": 1})
     assert res["verdict"] == "indeterminate" and "different families" in res["error"]
+
+
+# --- istio-init (hand-written from istio's documented rules; fixtures/netfilter/iptables/README) ---
+
+def _istio(fixture_text):
+    return {"iptables_save": fixture_text("netfilter/iptables/istio-init-nat.nft-save.txt")}
+
+
+def test_istio_inbound_redirect_to_15006_without_sidecar_is_refused(fixture_text):
+    addresses = {"lo": ["127.0.0.1/8"], "eth0": ["10.244.1.7/24"]}
+    listeners = [{"address": "0.0.0.0", "port": 8080}]  # the app, but no envoy on 15006
+    res = evaluate(_istio(fixture_text), pkt(dst="10.244.1.7", dport=8080), listeners=listeners, addresses=addresses)
+    assert res["verdict"] == "accept"
+    assert res["destination"] == {"address": "10.244.1.7", "port": 15006}
+    assert res["redirected"] is True
+    assert res["nat_rule"]["chain"] == "ISTIO_IN_REDIRECT"
+    assert res["nat_rule"]["text"] == "-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006"
+    assert (res["observed_as"], res["errno"], res["no_listener"]) == ("refused", "ECONNREFUSED", True)
+    assert res["path"][:3] == ["iptables-nft nat PREROUTING", "iptables-nft nat ISTIO_INBOUND",
+                               "iptables-nft nat ISTIO_IN_REDIRECT"]
+    with_envoy = evaluate(_istio(fixture_text), pkt(dst="10.244.1.7", dport=8080), addresses=addresses,
+                          listeners=listeners + [{"address": "0.0.0.0", "port": 15006}])
+    assert with_envoy["observed_as"] == "open"
+
+
+def test_istio_excluded_ports_are_not_redirected(fixture_text):
+    for port in (15008, 22, 15090, 15021, 15020):
+        res = evaluate(_istio(fixture_text), pkt(dst="10.244.1.7", dport=port))
+        assert res["redirected"] is False and res["destination"]["port"] == port
+
+
+def test_istio_output_owner_match_is_undecidable_on_the_output_path(fixture_text):
+    res = evaluate(_istio(fixture_text), {"src": "10.244.1.7", "dst": "10.96.0.10", "dport": 80,
+                                          "direction": "output", "oif": "eth0"})
+    # Whether the sender is envoy (uid 1337) is not in the packet: both outcomes are reported.
+    assert res["verdict"] == "indeterminate"
+    assert res["unsupported"]["match"] == "-m owner --uid-owner 1337"
+    assert sorted((p["destination"]["address"], p["destination"]["port"]) for p in res["possible"]) == [
+        ("10.96.0.10", 80), ("127.0.0.1", 15001)]
+    assert res["path"][0] == "iptables-nft nat OUTPUT"
+
+
+# --- more semantics ---
+
+def test_interface_wildcards_and_negation():
+    text = filt("-A INPUT ! -i veth+ -p tcp -m tcp --dport 8080 -j DROP")
+    assert ev(text, pkt(iif="veth12ab"))["verdict"] == "accept"
+    assert ev(text, pkt(iif="eth0"))["verdict"] == "drop"
+    res = ev(text, pkt(iif=None))
+    assert res["verdict"] == "indeterminate" and res["unsupported"]["match"] == "! -i veth+"
+
+
+@pytest.mark.parametrize("listener, dst, observed", [
+    ({"address": "::", "port": 8080, "v6only": False}, WEB, "open"),
+    ({"address": "::", "port": 8080, "v6only": True}, WEB, "refused"),
+    ({"address": "::", "port": 8080, "v6only": None}, WEB, "indeterminate"),
+    ({"address": "0.0.0.0", "port": 8080}, WEB, "open"),
+    ({"address": "127.0.0.1", "port": 8080}, WEB, "refused"),
+    ({"address": "198.18.0.12", "port": 8080}, WEB, "refused"),
+    ({"address": "::ffff:198.18.0.11", "port": 8080, "v6only": False}, WEB, "open"),
+    ({"address": "0.0.0.0", "port": 8080}, "2001:db8::11", "refused"),
+    ({"address": "::", "port": 8080, "v6only": True}, "2001:db8::11", "open"),
+])
+def test_dual_stack_listeners(listener, dst, observed):
+    facts = {"iptables_save": filt(), "ip6tables_save": filt()}
+    src = LB if ":" not in dst else "2001:db8::10"
+    res = evaluate(facts, pkt(src=src, dst=dst), listeners=[listener])
+    assert res["observed_as"] == observed
+
+
+def test_ipv6_redirect_goes_to_the_first_address_of_the_interface():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -m tcp --dport 80 -j REDIRECT --to-ports 8080\nCOMMIT\n")
+    raw_ip_j_addr = [{"ifname": "eth0", "addr_info": [
+        {"family": "inet6", "local": "2001:db8::11", "prefixlen": 64, "scope": "global"},
+        {"family": "inet6", "local": "fe80::1", "prefixlen": 64, "scope": "link"}]}]
+    res = evaluate({"ip6tables_save": text}, pkt(src="2001:db8::10", dst="2001:db8::99", dport=80),
+                   addresses=raw_ip_j_addr)
+    assert res["destination"] == {"address": "2001:db8::11", "port": 8080}
+
+
+def test_dnat_to_loopback_warns_about_route_localnet():
+    text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+            "-A PREROUTING -p tcp -m tcp --dport 8080 -j DNAT --to-destination 127.0.0.1:8081\nCOMMIT\n")
+    res = ev(text, addresses={"eth0": [WEB + "/24"], "lo": ["127.0.0.1/8"]})
+    assert res["destination"] == {"address": "127.0.0.1", "port": 8081}
+    assert any("route_localnet" in w for w in res["warnings"])
+
+
+def test_multiple_unknowns_are_explored_and_reported():
+    text = filt("-A INPUT -m mac --mac-source 00:11:22:33:44:55 -j RETURN",
+                "-A INPUT -m statistic --mode random --probability 0.5 -j DROP",
+                "-A INPUT -j ACCEPT")
+    res = ev(text)
+    assert res["verdict"] == "indeterminate"
+    outcomes = sorted((p["verdict"], tuple(a["matches"] for a in p["assumptions"])) for p in res["possible"])
+    assert ("drop", (False, True)) in outcomes and ("accept", (False, False)) in outcomes
+    res = ev(text, pkt(src_mac="00:11:22:33:44:55"))
+    assert res["verdict"] == "accept"  # RETURN from INPUT -> policy ACCEPT
+
+
+def test_a_large_chain_uses_the_index_and_keeps_rule_order():
+    rules = ["-A INPUT -s 10.0.%d.%d/32 -j DROP" % (i // 250, i % 250 + 1) for i in range(3000)]
+    rules.insert(1500, "-A INPUT -s 198.18.0.0/24 -j REJECT --reject-with tcp-reset")
+    rules.append("-A INPUT -s 198.18.0.10/32 -j ACCEPT")
+    res = ev(filt(*rules))
+    assert res["verdict"] == "reject" and res["rule"]["position"] == 1501
+    assert ev(filt(*rules), pkt(src="10.0.5.7"))["rule"]["position"] == 5 * 250 + 7
