@@ -172,9 +172,15 @@ def resolve(data, prefix=None, subnet=None, source=None):
                 server["host"] = hostname
                 server["address"] = host["address"]
                 server["service"] = faultlib.apply(server, new_service(dict(raws, backend=bname), host), host, alloc)
-                default = faultlib.default_expect(server["faults"], swhere)
+                try:
+                    default = faultlib.default_expect(server["faults"], swhere)
+                except LabError:
+                    if "expect" not in raws:
+                        raise
+                    default = None  # several faults imply no single verdict: the explicit `expect` decides
+
                 _reserve_ports(host, server, swhere)
-            expect = raws.get("expect", default)
+            expect = raws["expect"] if "expect" in raws else default
             if expect not in faultlib.CAUSE_CODES:
                 raise LabError("%s: expect %r is not a cause code (%s)" % (swhere, expect, ", ".join(faultlib.CAUSE_CODES)))
             server["expect"] = expect

@@ -212,3 +212,10 @@ def test_load_reports_yaml_errors_with_the_file(tmp_path):
 
 def test_resolution_is_deterministic():
     assert scenario.resolve(load("default.yml")) == scenario.resolve(load("default.yml"))
+
+
+def test_two_causes_scenario_puts_both_faults_on_one_server_with_an_explicit_expect():
+    server = by_name(scenario.resolve(load("two-causes.yml")))["web2-8080"]
+    assert [f["type"] for f in server["faults"]] == ["unit_stopped", "iptables_reject"]
+    assert server["expect"] == "firewall_reject"
+    assert server["expect_default"] is None
