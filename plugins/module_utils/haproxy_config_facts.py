@@ -80,13 +80,17 @@ def _read_sources(files, fs, unavailable):
     return sources
 
 
-def _socket_candidates(config, override):
+def _socket_candidates(config, override, master_socket=None):
     if override:
         return [rt.parse_socket_spec(override)]
     socks = [s for s in config["stats_sockets"] if s["family"] in ("unix", "abns", "ipv4", "ipv6", "hostname")
              and s["address"] and (s["family"] in ("unix", "abns") or s["port"])]
     # unix sockets first (usually the admin one), then TCP; keep file order within each group.
-    return sorted(socks, key=lambda s: 0 if s["family"] in ("unix", "abns") else 1)
+    socks = sorted(socks, key=lambda s: 0 if s["family"] in ("unix", "abns") else 1)
+    if master_socket:
+        # the master CLI of `haproxy -W -S PATH` (Debian's unit has one) reaches the worker too
+        socks.append({"address": master_socket, "family": "unix", "port": None, "via_master": True})
+    return socks
 
 
 def resolve_names(names, timeout=3.0, resolve_fn=None):
@@ -236,7 +240,8 @@ def gather(options, run, fs=None, query_fn=None, resolve_fn=None, now=None, proc
 
     if options.get("runtime", True):
         try:
-            candidates = _socket_candidates(config, options.get("stats_socket"))
+            candidates = _socket_candidates(config, options.get("stats_socket"),
+                                            located["master_socket"] if located else None)
         except ValueError as exc:
             candidates = []
             unavailable.append({"what": "runtime", "reason": str(exc), "source": "stats_socket option"})

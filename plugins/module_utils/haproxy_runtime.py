@@ -86,6 +86,8 @@ class StatParseError(ValueError):
 
 def socket_label(sock):
     """Human-readable name of a stats socket spec."""
+    if sock.get("via_master"):
+        return "%s (master CLI, @1)" % sock["address"]
     if sock.get("family") in ("ipv4", "ipv6", "hostname"):
         host = sock["address"]
         if sock.get("family") == "ipv6":
@@ -141,11 +143,14 @@ def query(sock, command, timeout=2.0):
     """Send one command on a stats socket and return its whole answer as text.
 
     Raises RuntimeApiError(kind, message) with kind in no-socket, permission-denied, refused,
-    timeout, error, denied-command, unknown-command.
+    timeout, error, denied-command, unknown-command. A spec with ``via_master`` is HAProxy's
+    master CLI (``-S``): the command goes to the current worker with an ``@1`` prefix.
     """
     label = socket_label(sock)
     deadline = time.monotonic() + timeout
     family, target = _connect_target(sock)
+    if sock.get("via_master"):
+        command = "@1 " + command  # the master CLI forwards to the current worker
     try:
         if family is None:
             conn = socket.create_connection(target, timeout=timeout)
@@ -162,6 +167,11 @@ def query(sock, command, timeout=2.0):
     try:
         with conn:
             conn.sendall(command.encode("ascii") + b"\n")
+            # end of input, as `socat` does: the master CLI waits for it before answering
+            try:
+                conn.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

@@ -27,7 +27,8 @@ description:
     C(config.warnings), each with file and line.
   - Runs C(haproxy -c) on the same files when the binary is present and adds its messages.
   - Reads C(show info), C(show stat) and C(show servers state) from a stats socket (UNIX or
-    TCP), one connection per command, each bounded by O(socket_timeout). When the runtime API
+    TCP), or else from the master CLI of C(haproxy -W -S), one connection per command, each
+    bounded by O(socket_timeout). When the runtime API
     cannot be used the facts say why in C(runtime.error) and the rest is still returned.
   - Resolves the host names servers are written with, on this host.
   - Scans HAProxy's log (journald for C(haproxy.service), and the files rsyslog writes HAProxy's

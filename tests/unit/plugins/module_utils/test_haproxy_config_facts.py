@@ -191,3 +191,24 @@ def test_gather_content_mode_skips_logs_unless_files_given():
 
     facts = gather({"content": "backend b\n", "logs": True, "runtime": False}, run, fs=FakeFS({}))
     assert facts["logs"] is None
+
+
+def test_gather_falls_back_to_the_master_cli(fixture_text):
+    files, links = proc_entry(100, 1, ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/haproxy/haproxy.cfg",
+                                       "-S", "/run/haproxy-master.sock"], environ=b"WEB1=198.18.0.11\0")
+    files["/etc/haproxy/haproxy.cfg"] = CONFIG
+    sent = []
+
+    def query_fn(sock, command, timeout):
+        sent.append((sock["address"], sock.get("via_master", False), command))
+        if not sock.get("via_master"):
+            raise RuntimeApiError("no-socket", "stats socket %s does not exist" % sock["address"])
+        return {"show info": fixture_text("haproxy/hap26-info.txt"),
+                "show stat": fixture_text("haproxy/hap26-stat.csv"),
+                "show servers state": fixture_text("haproxy/hap26-servers-state.txt")}[command]
+
+    facts = gather({"resolve": False}, lambda argv, env=None: (127, "", ""), fs=FakeFS(files, links),
+                   query_fn=query_fn)
+    assert facts["runtime"]["available"] is True
+    assert facts["runtime"]["socket"] == "/run/haproxy-master.sock (master CLI, @1)"
+    assert sent[:2] == [("/run/haproxy/admin.sock", False, "show info"), ("/run/haproxy-master.sock", True, "show info")]

@@ -326,3 +326,20 @@ def test_first_working_socket_wins(tmp_path, unix_haproxy):
     runtime = collect_runtime([{"address": str(tmp_path / "missing.sock"), "family": "unix", "port": None},
                                {"address": path, "family": "unix", "port": None}])
     assert runtime["available"] and runtime["tried"] == [str(tmp_path / "missing.sock"), path]
+
+
+def test_master_cli_gets_the_at1_prefix(tmp_path, fixture_text):
+    # HAProxy 2.6.12 master CLI (-S): "@1 show stat" answers for the current worker
+    path = str(tmp_path / "master.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(4)
+    server = FakeHAProxy(sock, {"@1 show info": fixture_text("haproxy/hap26-info.txt"),
+                                "@1 show stat": fixture_text("haproxy/hap26-stat.csv"),
+                                "@1 show servers state": fixture_text("haproxy/hap26-servers-state.txt")})
+    try:
+        runtime = collect_runtime([{"address": path, "family": "unix", "port": None, "via_master": True}])
+    finally:
+        sock.close()
+    assert runtime["available"] and len(runtime["stat"]) == 9
+    assert server.commands == ["@1 show info", "@1 show stat", "@1 show servers state"]
