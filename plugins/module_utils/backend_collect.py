@@ -178,6 +178,7 @@ def collect_listeners(ctx):
     v6only = {} if from_ss else _v6only_map(ctx, sockets)
 
     infos = {}
+    cgroups = {}
     info_errors = []
     listeners = []
     for sock in sockets:
@@ -188,7 +189,7 @@ def collect_listeners(ctx):
         info = None
         if pid is not None:
             if pid not in infos:
-                infos[pid] = process_info(pid, ctx.proc_root)
+                infos[pid] = process_info(pid, ctx.proc_root, cgroups)
                 if infos[pid]:
                     info_errors.extend(infos[pid]["errors"])
             info = infos[pid]

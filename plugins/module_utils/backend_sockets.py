@@ -156,56 +156,73 @@ def socket_owners(inodes, proc_root="/proc"):
 
 
 def _read_text(path):
-    with open(path, "rb") as handle:
-        return handle.read().decode("utf-8", "surrogateescape")
+    # os.open/os.read: no buffered file object, which is most of the cost of a tiny /proc file.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", "surrogateescape")
+
+
+_USER_NAMES = {}
 
 
 def user_name(uid):
     """The login name of a uid, or the uid as a string when the passwd database lacks it."""
     if uid is None:
         return None
-    if pwd is not None:
-        try:
-            return pwd.getpwuid(uid).pw_name
-        except KeyError:
-            pass
-    return str(uid)
+    if uid not in _USER_NAMES:
+        name = str(uid)
+        if pwd is not None:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                pass
+        _USER_NAMES[uid] = name
+    return _USER_NAMES[uid]
 
 
-def process_info(pid, proc_root="/proc"):
+def process_info(pid, proc_root="/proc", cgroup_cache=None):
     """Name, command line, user and cgroup facts of one process; None when it is gone.
 
-    Keys: pid, process, cmdline, uid, user, ppid, cgroup (parse_cgroup result), errors
-    (what could not be read, ``[{source, reason}]``).
+    Keys: pid, process, cmdline, uid (effective: the owner of /proc/PID, as `ps -o user`
+    shows), user, cgroup (parse_cgroup result), errors (what could not be read,
+    ``[{source, reason}]``). ``cgroup_cache`` (a dict) shares parse results between processes
+    of the same cgroup. Three small reads and one stat per process.
     """
-    base = os.path.join(proc_root, str(pid))
-    info = {"pid": pid, "process": None, "cmdline": None, "uid": None, "user": None, "ppid": None,
+    base = "%s/%d" % (proc_root, pid)
+    info = {"pid": pid, "process": None, "cmdline": None, "uid": None, "user": None,
             "cgroup": None, "errors": []}
     try:
-        info["process"] = _read_text(os.path.join(base, "comm")).rstrip("\n")
-    except (IOError, OSError) as exc:
+        info["uid"] = os.stat(base).st_uid
+    except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None
-        info["errors"].append({"source": os.path.join(base, "comm"), "reason": str(exc)})
-    for name in ("cmdline", "status", "cgroup"):
-        path = os.path.join(base, name)
+        info["errors"].append({"source": base, "reason": exc.strerror or str(exc)})
+    for name in ("comm", "cmdline", "cgroup"):
+        path = base + "/" + name
         try:
             text = _read_text(path)
         except (IOError, OSError) as exc:
+            if exc.errno == errno.ENOENT and name == "comm":
+                return None
             info["errors"].append({"source": path, "reason": exc.strerror or str(exc)})
             continue
-        if name == "cmdline":
-            args = text.rstrip("\0").split("\0")
-            info["cmdline"] = " ".join(args) if text else None
-        elif name == "status":
-            for line in text.splitlines():
-                if line.startswith("Uid:"):
-                    fields = line.split()
-                    # real, effective, saved, fs: `ps -o user` shows the effective one.
-                    info["uid"] = int(fields[2] if len(fields) > 2 else fields[1])
-                elif line.startswith("PPid:"):
-                    info["ppid"] = int(line.split()[1])
-        else:
+        if name == "comm":
+            info["process"] = text.rstrip("\n")
+        elif name == "cmdline":
+            info["cmdline"] = " ".join(text.rstrip("\0").split("\0")) if text else None
+        elif cgroup_cache is None:
             info["cgroup"] = parse_cgroup(text)
+        else:
+            if text not in cgroup_cache:
+                cgroup_cache[text] = parse_cgroup(text)
+            info["cgroup"] = dict(cgroup_cache[text])
     info["user"] = user_name(info["uid"])
     return info

@@ -51,6 +51,10 @@ def parse_proc_net_tcp(text, source="/proc/net/tcp", byteorder=None, states=("LI
     text: the local one by default, which is right for a live read.
     """
     byteorder = byteorder or sys.byteorder
+    wanted_codes = None
+    if states is not None:
+        wanted_codes = set(code for code, name in TCP_STATES.items() if name in states)
+    decoded = {}  # many sockets share an address (0.0.0.0, ::, 127.0.0.1): decode each once
     sockets = []
     for lineno, line in enumerate(text.splitlines(), 1):
         fields = line.split()
@@ -58,20 +62,22 @@ def parse_proc_net_tcp(text, source="/proc/net/tcp", byteorder=None, states=("LI
             continue
         if len(fields) < 10 or not fields[0].endswith(":"):
             raise ProcNetParseError(source, lineno, "not a socket table row: %r" % line.strip()[:80])
+        code = fields[3].upper()
+        if wanted_codes is not None and code not in wanted_codes and code not in states:
+            continue
         try:
             hex_address, hex_port = fields[1].split(":")
-            family, address = _decode_address(hex_address, byteorder)
-            state = TCP_STATES.get(fields[3].upper(), fields[3])
-            entry = {
+            if hex_address not in decoded:
+                decoded[hex_address] = _decode_address(hex_address, byteorder)
+            family, address = decoded[hex_address]
+            sockets.append({
                 "family": family,
                 "address": address,
                 "port": int(hex_port, 16),
-                "state": state,
+                "state": TCP_STATES.get(code, fields[3]),
                 "uid": int(fields[7]),
                 "inode": int(fields[9]),
-            }
+            })
         except ValueError as exc:
             raise ProcNetParseError(source, lineno, str(exc))
-        if states is None or state in states:
-            sockets.append(entry)
     return sockets

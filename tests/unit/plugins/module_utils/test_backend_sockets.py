@@ -7,6 +7,7 @@ built in tmp_path: pid directories with fd symlinks "socket:[N]" as the kernel s
 
 import errno
 import os
+import pwd
 
 import pytest
 
@@ -29,6 +30,8 @@ def make_process(root, pid, fds=(), comm="app", cmdline=("app",), uid=0, cgroup=
     (base / "cmdline").write_bytes(b"\0".join(a.encode() for a in cmdline) + (b"\0" if cmdline else b""))
     (base / "status").write_text("Name:\t%s\nPPid:\t1\nUid:\t%d\t%d\t%d\t%d\n" % (comm, uid, uid, uid, uid))
     (base / "cgroup").write_text(cgroup)
+    if uid != os.geteuid():
+        os.chown(str(base), uid, uid)  # /proc/PID is owned by the process's effective uid
     return base
 
 
@@ -132,16 +135,27 @@ def test_process_info(tmp_path):
     info = process_info(321, str(tmp_path))
     assert info["process"] == "python3"
     assert info["cmdline"] == "python3 -m http.server 8080"
-    assert (info["uid"], info["user"], info["ppid"]) == (0, "root", 1)
+    assert (info["uid"], info["user"]) == (os.geteuid(), pwd.getpwuid(os.geteuid()).pw_name)
     assert info["cgroup"]["unit"] == "app.service"
     assert info["errors"] == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to a uid without a passwd entry needs root")
 def test_process_info_unknown_uid_and_kernel_thread(tmp_path):
     make_process(tmp_path, 5, comm="kworker", cmdline=(), uid=4000123)
     info = process_info(5, str(tmp_path))
     assert info["cmdline"] is None
     assert info["user"] == "4000123"
+
+
+def test_cgroup_cache_shares_parses(tmp_path):
+    make_process(tmp_path, 1, cgroup="0::/system.slice/a.service\n")
+    make_process(tmp_path, 2, cgroup="0::/system.slice/a.service\n")
+    cache = {}
+    first = process_info(1, str(tmp_path), cache)
+    second = process_info(2, str(tmp_path), cache)
+    assert first["cgroup"] == second["cgroup"] and len(cache) == 1
+    assert first["cgroup"] is not second["cgroup"]  # callers may change their copy
 
 
 def test_process_info_gone_process(tmp_path):
