@@ -490,3 +490,21 @@ def test_a_large_chain_uses_the_index_and_keeps_rule_order():
     res = ev(filt(*rules))
     assert res["verdict"] == "reject" and res["rule"]["position"] == 1501
     assert ev(filt(*rules), pkt(src="10.0.5.7"))["rule"]["position"] == 5 * 250 + 7
+
+
+def test_output_path_of_the_haproxy_host():
+    # Checked on the kernel: from a namespace with these OUTPUT rules, connect() to 4444 timed
+    # out (a TCP SYN dropped in OUTPUT is retransmitted, the EPERM is not reported), 4445/4446
+    # gave ECONNREFUSED and 4447 EHOSTUNREACH.
+    text = filt("-A OUTPUT -p tcp -m tcp --dport 4444 -j DROP",
+                "-A OUTPUT -p tcp -m tcp --dport 4445 -j REJECT",
+                "-A OUTPUT -p tcp -m tcp --dport 4446 -j REJECT --reject-with tcp-reset",
+                "-A OUTPUT -p tcp -m tcp --dport 4447 -j REJECT --reject-with icmp-host-prohibited",
+                "-A INPUT -j DROP")
+    seen = []
+    for port in (4444, 4445, 4446, 4447, 80):
+        res = ev(text, {"src": "10.200.0.1", "dst": "10.200.0.2", "dport": port, "direction": "output", "oif": "vA"})
+        seen.append((res["observed_as"], res["errno"]))
+        assert res["path"] == ["iptables filter OUTPUT"]
+    assert seen == [("timeout", None), ("refused", "ECONNREFUSED"), ("refused", "ECONNREFUSED"),
+                    ("unreachable", "EHOSTUNREACH"), ("open", None)]
