@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: lbdoctor.haproxy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -57,10 +56,10 @@ def generate(total, seed=7):
               "-A INPUT -j MIXED"]
     for i in range(services):
         lines.append("-A INPUT -p tcp -m tcp --dport %d -j SVC%d" % (8000 + i, i))
-    for _ in range(blocklist):
+    for _i in range(blocklist):
         lines.append("-A BLOCKLIST -s %d.%d.%d.%d/32 -j DROP" % (rnd.randint(1, 223), rnd.randint(0, 255),
                                                                  rnd.randint(0, 255), rnd.randint(1, 254)))
-    for _ in range(mixed):
+    for _i in range(mixed):
         kind = rnd.randint(0, 3)
         if kind == 0:
             lines.append('-A MIXED -s 10.%d.%d.0/24 -p tcp -m multiport --dports %d,%d:%d -m comment --comment "team %d" -j ACCEPT'
