@@ -146,7 +146,7 @@ def _status_ok(status, expect):
 
 class _Probe(object):
     __slots__ = ("index", "target", "sock", "phase", "start", "deadline", "request", "sent", "buffer", "result",
-                 "check", "family", "resolved")
+                 "check", "family", "resolved", "local")
 
     def __init__(self, index, target):
         self.index = index
@@ -162,13 +162,15 @@ class _Probe(object):
         self.check = None
         self.family = None
         self.resolved = None
+        self.local = None
 
 
 def probe(targets, timeout=2.0, concurrency=64, http_check=None, resolve_fn=None, clock=None):
     """Probe every target; returns one result dict per target, in the same order.
 
     Each result: address, port, source, result, errno, elapsed_ms, error, family,
-    resolved_address; with an HTTP check also http_status, http_ok, http_error.
+    resolved_address, source_address (the local address the kernel chose); with an HTTP check
+    also http_status, http_ok, http_error.
     """
     targets = normalize_targets(targets)
     resolve_fn = resolve_fn or socket.getaddrinfo
@@ -187,6 +189,7 @@ def probe(targets, timeout=2.0, concurrency=64, http_check=None, resolve_fn=None
             "result": result, "errno": err_name,
             "elapsed_ms": round((now - p.start) * 1000.0, 1) if p.start is not None else 0.0,
             "error": error, "family": p.family, "resolved_address": p.resolved,
+            "source_address": p.local,
         }
         if p.check is not None:
             entry.update({"http_status": None, "http_ok": None, "http_error": None})
@@ -231,6 +234,12 @@ def probe(targets, timeout=2.0, concurrency=64, http_check=None, resolve_fn=None
                        "cannot bind source %s: %s" % (target["source"], exc.strerror or exc))
                 return
         err = sock.connect_ex(sockaddr)
+        try:
+            # connect() picked the source address from the routing table before the SYN left:
+            # the address the backend's firewall sees, for the netfilter evaluation.
+            p.local = sock.getsockname()[0]
+        except OSError:
+            p.local = None
         if err in _IN_PROGRESS:
             active[sock.fileno()] = p
             selector.register(sock, selectors.EVENT_WRITE, p)

@@ -177,6 +177,12 @@ results:
       description: The IP address connected to.
       type: str
       returned: always
+    source_address:
+      description:
+        - The local address the kernel chose for the connection (or the O(targets[].source) given),
+          that is the source address the backend's firewall sees. Null when no socket was made.
+      type: str
+      returned: always
     http_status:
       description: HTTP status received (with an HTTP check), or null.
       type: int

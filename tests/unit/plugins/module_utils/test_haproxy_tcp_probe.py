@@ -260,3 +260,13 @@ def test_http_check_per_target_and_expect(listener):
     assert (results[0]["http_status"], results[0]["http_ok"]) == (204, False)
     # no HTTP keys for a target probed without an HTTP check
     assert results[1]["result"] == "refused" and "http_status" not in results[1]
+
+
+def test_source_address_is_the_one_the_kernel_chose_even_when_refused():
+    closed = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: refused
+    results = probe([{"address": "127.0.0.1", "port": port}, {"address": "127.0.0.1", "port": port, "source": "127.0.0.2"}])
+    assert [r["result"] for r in results] == ["refused", "refused"]
+    assert [r["source_address"] for r in results] == ["127.0.0.1", "127.0.0.2"]
