@@ -9,11 +9,10 @@ docs/backend_facts.md).
 raises OSError/IOError. Everything that cannot be read goes into ``unavailable``; nothing here
 raises for a missing piece. Standard library only, Python 3.8+.
 
-Adding a subset: write ``collect_x(run, read)`` returning ``(data, unavailable)`` or a dict that
-may hold an ``unavailable`` list, import it here and add one ``SUBSETS`` row. For example::
-
-    from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
-    ("firewall", "firewall", _external(collect_firewall)),
+Adding a subset: write ``collect_x(run, read, ...)`` returning ``(data, unavailable)`` or a dict
+that may hold an ``unavailable`` list, import it here and add one ``SUBSETS`` row, e.g.
+``("mac", "mac", _external(collect_mac, _listener_arguments))``. Subsets run in SUBSETS order,
+so a later one sees the facts of the earlier ones (mac gets the listeners).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -28,6 +27,8 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils import backend_sy
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_addresses import collect_addresses
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_containers import collect_containers
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_inet_diag import v6only_by_inode
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_sockets import (
     process_info,
     socket_owners,
@@ -474,11 +475,19 @@ def collect_containers_subset(ctx):
     ctx.unavailable.extend(unavailable)
 
 
-def _external(function):
-    """Adapt ``collect_x(run, read)`` returning ``(data, unavailable)`` or a dict."""
+def _external(function, arguments=None):
+    """Adapt ``collect_x(run, read, **arguments(ctx))`` returning ``(data, unavailable)`` or a
+    dict that may hold an ``unavailable`` list. An exception in it becomes an ``unavailable``
+    entry: one subset's failure never hides the others."""
 
     def subset(ctx, key):
-        result = function(ctx.run, ctx.read)
+        kwargs = arguments(ctx) if arguments else {}
+        try:
+            result = function(ctx.run, ctx.read, **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            ctx.unavailable.append(_unavailable(key, "collector failed: %s: %s" % (type(exc).__name__, exc),
+                                                "%s.%s" % (function.__module__, function.__name__)))
+            return
         if isinstance(result, tuple):
             data, unavailable = result
         else:
@@ -488,6 +497,16 @@ def _external(function):
         ctx.unavailable.extend(unavailable or [])
 
     return subset
+
+
+def _listener_arguments(ctx):
+    """``processes`` (the listeners on the requested ports, all when none) and ``ports``."""
+    ports = set(int(p) for p in ctx.options.get("ports") or []) | \
+        set(int(p) for p in ctx.options.get("unit_map") or {})
+    listeners = ctx.facts.get("listeners") or []
+    if ports:
+        listeners = [item for item in listeners if item["port"] in ports]
+    return {"processes": listeners, "ports": sorted(ports)}
 
 
 def _local(function):
@@ -503,8 +522,8 @@ SUBSETS = [
     ("addresses", "addresses", _local(collect_addresses_subset)),
     ("units", "units", _local(collect_units)),
     ("containers", "containers", _local(collect_containers_subset)),
-    ("firewall", "firewall", None),
-    ("mac", "mac", None),
+    ("firewall", "firewall", _external(collect_firewall)),
+    ("mac", "mac", _external(collect_mac, _listener_arguments)),
 ]
 SUBSET_NAMES = tuple(name for name, _key, _fn in SUBSETS)
 

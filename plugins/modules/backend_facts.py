@@ -320,9 +320,17 @@ def _validate(module):
 
 
 def _runner(module):
+    """run(argv) -> (rc, out, err) with LC_ALL=C; a missing tool is rc 127, never a failure."""
+
     def run(argv):
-        rc, out, err = module.run_command(argv, environ_update=ENV, check_rc=False)
-        return rc, out, err
+        path = module.get_bin_path(argv[0])
+        if path is None:
+            return 127, "", "%s: command not found" % argv[0]
+        try:
+            return module.run_command([path] + list(argv[1:]), environ_update=ENV, check_rc=False,
+                                      handle_exceptions=False)
+        except (IOError, OSError) as exc:
+            return 127, "", "%s: %s" % (argv[0], to_native(exc))
 
     return run
 

@@ -151,7 +151,8 @@ def test_nothing_readable_still_returns(fixture_text, tmp_path):
     assert facts["listeners"] == [] and facts["addresses"] == []
     whats = [u["what"] for u in facts["unavailable"]]
     assert whats[:4] == ["listeners", "listeners", "listeners", "bindv6only"]
-    assert "units" in whats and "firewall" in whats and "mac" in whats
+    assert "units" in whats and "iptables" in whats  # the firewall subset reports its own gaps
+    assert facts["firewall"]["iptables"] is not None and "mac" in facts
 
 
 def show_units_argv(units):
@@ -293,13 +294,45 @@ def test_resolve_subsets_rejects_unknown():
         resolve_subsets(["hardware"])
 
 
-def test_unimplemented_subsets_are_listed(fixture_text, proc):
+def test_registry_rows_are_gathered_in_order(fixture_text, proc):
+    assert [row[0] for row in backend_collect.SUBSETS] == [
+        "listeners", "addresses", "units", "containers", "firewall", "mac"]
+    assert all(callable(row[2]) for row in backend_collect.SUBSETS)
+
+
+def test_mac_gets_the_listeners_of_the_requested_ports(fixture_text, proc, monkeypatch):
+    seen = {}
+
+    def collect_mac(run, read, processes=None, ports=None):
+        seen["processes"] = [(p["port"], p["pid"]) for p in processes]
+        seen["ports"] = ports
+        return {"selinux": None, "apparmor": None, "unavailable": []}
+
+    subsets = [row if row[0] != "mac" else
+               ("mac", "mac", backend_collect._external(collect_mac, backend_collect._listener_arguments))
+               for row in backend_collect.SUBSETS]
+    monkeypatch.setattr(backend_collect, "SUBSETS", subsets)
     host = FakeHost(fixture_text)
-    facts = collect(host.run, host.read, {"gather_subset": ["firewall"]}, proc_root=proc,
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners", "mac"], "ports": [8080],
+                                          "unit_map": {8082: "app.service"}},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert seen == {"processes": [(8080, 7157), (8082, 7157)], "ports": [8080, 8082]}
+    assert facts["mac"] == {"selinux": None, "apparmor": None}
+
+
+def test_a_crashing_subset_becomes_unavailable(fixture_text, proc, monkeypatch):
+    def collect_firewall(run, read):
+        raise KeyError("chains")
+
+    subsets = [row if row[0] != "firewall" else ("firewall", "firewall", backend_collect._external(collect_firewall))
+               for row in backend_collect.SUBSETS]
+    monkeypatch.setattr(backend_collect, "SUBSETS", subsets)
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read, {"gather_subset": ["firewall", "addresses"]}, proc_root=proc,
                     inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
-    assert facts["unavailable"] == [{"what": "firewall", "source": "lbdoctor.haproxy.backend_facts",
-                                     "reason": "subset not provided by this version of the collection"}]
-    assert "firewall" not in facts
+    assert facts["unavailable"] == [{"what": "firewall", "reason": "collector failed: KeyError: 'chains'",
+                                     "source": "test_backend_collect.collect_firewall"}]
+    assert "firewall" not in facts and len(facts["addresses"]) == 6
 
 
 def test_external_subset_adapter(fixture_text, proc, monkeypatch):

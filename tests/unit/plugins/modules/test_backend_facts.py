@@ -77,13 +77,15 @@ def run_module(args):
 
 
 def test_gathers_with_lc_all_c_and_argv_lists(host):
-    kind, result = run_module({"ports": [8080], "units": ["app"], "gather_subset": ["all", "!containers"]})
+    kind, result = run_module({"ports": [8080], "units": ["app"],
+                               "gather_subset": ["all", "!containers", "!firewall", "!mac"]})
     assert kind is Exit
     assert result["changed"] is False
     facts = result["ansible_facts"]["lbdoctor_backend"]
     assert facts["listeners"][0]["unit"] == "app.service"
     assert facts["listeners"][0]["cmdline"] == "/usr/bin/app --port 8080"
-    argvs = [argv for argv, _env in host["calls"]]
+    argvs = [[os.path.basename(argv[0])] + argv[1:] for argv, _env in host["calls"]]
+    assert all(os.path.isabs(argv[0]) for argv, _env in host["calls"])  # resolved by get_bin_path
     assert argvs[0] == ["ip", "-j", "addr", "show"]
     assert argvs[2][:2] == ["systemctl", "show"]
     assert argvs[2][-3:] == ["app.service", "*.socket", "*.service"]
@@ -106,6 +108,16 @@ def test_bad_options_fail(host, args, message):
     assert kind is Fail
     assert message in result["msg"]
     assert host["calls"] == []
+
+
+def test_missing_tool_is_unavailable_not_a_failure(host, monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **k: None)
+    kind, result = run_module({"gather_subset": ["addresses", "units"], "units": ["app"]})
+    assert kind is Exit
+    assert host["calls"] == []
+    reasons = [u["reason"] for u in result["ansible_facts"]["lbdoctor_backend"]["unavailable"]]
+    assert "exit 127: ip: command not found" in reasons
+    assert "exit 127: systemctl: command not found" in reasons
 
 
 def test_record_healthy_check_mode_writes_nothing(host):
