@@ -26,6 +26,8 @@ description:
     healthy, or is found to serve a requested port, its systemd state in one C(systemctl show) call,
     and for failed, inactive or restarting units the last lines of its journal.
   - Container port mappings from C(docker ps) and C(podman ps) when those binaries exist.
+  - The firewall rulesets and the SELinux / AppArmor state, from the collectors the collection
+    shares with its other modules.
   - What cannot be read (no root, a tool missing, systemd not running) is listed in
     C(unavailable) with the reason; the rest is still returned. The module fails only on bad
     options.
@@ -35,8 +37,9 @@ options:
     description:
       - Which groups of facts to gather, like M(ansible.builtin.setup).
       - C(all) selects every subset; a name prefixed with C(!) excludes it.
-      - C(firewall) and C(mac) are reserved for subsets that later versions provide; until then
-        asking for them (or for C(all)) lists them in C(unavailable).
+      - Subsets are C(listeners), C(addresses), C(units), C(containers), C(firewall)
+        (iptables, ip6tables, nftables and ipsets rulesets, see docs/netfilter.md) and C(mac)
+        (SELinux and AppArmor state for the listeners of O(ports), see docs/mac.md).
     type: list
     elements: str
     default: [all]
@@ -247,6 +250,18 @@ ansible_facts:
             - {runtime: docker, id: 4f1c0e..., name: web, image: "nginx:1.25", state: running,
                status: Up 2 hours, ports: [{host_address: 0.0.0.0, host_port: 8080,
                container_port: 80, protocol: tcp}]}
+        firewall:
+          description: Rulesets the kernel runs (C(iptables), C(ip6tables), C(nftables), C(ipsets),
+            C(warnings)); the shape is in docs/netfilter.md.
+          type: dict
+          returned: when firewall is gathered
+          sample: {iptables: {active: nft}, ip6tables: {active: none}, nftables: {}, ipsets: {}, warnings: []}
+        mac:
+          description: SELinux and AppArmor state for the listeners of the requested ports
+            (C(selinux), C(apparmor)); the shape is in docs/mac.md.
+          type: dict
+          returned: when mac is gathered
+          sample: {selinux: {present: false, mode: disabled}, apparmor: {enabled: false}}
         unavailable:
           description: What could not be read, each C(what), C(reason), C(source).
           type: list
