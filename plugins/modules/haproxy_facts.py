@@ -97,6 +97,13 @@ options:
         Only the last 16 MiB of each file is read.
     type: list
     elements: path
+  mac:
+    description:
+      - Read SELinux and AppArmor state for the HAProxy process and the server ports (mode,
+        booleans, port labels, recent denials), for the C(selinux_denied) and C(apparmor_denied)
+        verdicts. Not with O(content).
+    type: bool
+    default: true
 notes:
   - Reading the process environment, the configuration and the admin socket usually needs root.
   - Facts are identical in check mode.
@@ -211,6 +218,13 @@ ansible_facts:
                 last_reason: Layer4 connection problem
                 last_info: Connection refused
                 lines: ["2026-11-25T17:03:24+0000 lb1 haproxy[812]: Server web/web1 is DOWN, ..."]
+        mac:
+          description:
+            - SELinux and AppArmor facts (C(selinux), C(apparmor), C(unavailable)) for the HAProxy
+              process and the server ports; absent with O(content) or O(mac=false). See the
+              collection's docs/mac.md.
+          returned: when O(mac) is true and O(content) is not given
+          type: dict
         unavailable:
           description: What could not be read, each C({what, reason, source}).
           returned: always
@@ -223,6 +237,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import gather
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
 
@@ -242,6 +257,27 @@ def _runner(module):
     return run
 
 
+def _read_text(path):
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "surrogateescape")
+
+
+def _haproxy_processes(facts):
+    process = (facts.get("haproxy") or {}).get("process") or {}
+    return [process["pid"]] if process.get("pid") else ["haproxy"]
+
+
+def _server_ports(facts):
+    """Every port HAProxy connects to: traffic and health-check ports, for their SELinux labels."""
+    ports = set()
+    for backend in (facts.get("config") or {}).get("backends") or []:
+        for server in backend.get("servers") or []:
+            for key in ("port", "check_port"):
+                if isinstance(server.get(key), int):
+                    ports.add(server[key])
+    return sorted(ports)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -256,6 +292,7 @@ def main():
             logs=dict(type="bool", default=True),
             log_window=dict(type="int", default=60),
             log_files=dict(type="list", elements="path"),
+            mac=dict(type="bool", default=True),
         ),
         mutually_exclusive=[("config", "content")],
         supports_check_mode=True,
@@ -267,7 +304,11 @@ def main():
         module.fail_json(msg="log_window must be between 1 and 10080 minutes")
     if params["environment"] is not None:
         params["environment"] = dict((str(k), "" if v is None else str(v)) for k, v in params["environment"].items())
-    facts = gather(params, _runner(module))
+    run = _runner(module)
+    facts = gather(params, run)
+    if params["mac"] and params["content"] is None:
+        facts["mac"] = collect_mac(run, _read_text, processes=_haproxy_processes(facts),
+                                   ports=_server_ports(facts))
     module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": facts})
 
 

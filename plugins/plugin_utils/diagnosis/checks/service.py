@@ -39,6 +39,12 @@ def _unit_evidence(host, unit, state):
     return items
 
 
+def _why_down(state):
+    """"dead" for a unit stopped cleanly, the Result (exit-code, signal, ...) for one that failed."""
+    result = state.get("Result")
+    return result if result and result != "success" else state.get("SubState") or "stopped"
+
+
 def _start_fix(ctx, unit, state):
     commands = [["systemctl", "start", unit]]
     if state.get("UnitFileState") not in ("enabled", "static", "indirect", "generated", "enabled-runtime", "alias"):
@@ -124,7 +130,7 @@ def check(ctx):
     if unit and unit_down:
         findings.append(finding(
             "service_stopped", "%s on %s is %s (%s); nothing else serves port %s" % (
-                unit, ctx.host, state.get("ActiveState"), state.get("Result") or state.get("SubState"), ctx.port),
+                unit, ctx.host, state.get("ActiveState"), _why_down(state), ctx.port),
             _unit_evidence(ctx.host, unit, state) + [evidence("why %s" % unit, "named by %s" % ctx.intended_source)],
             _start_fix(ctx, unit, state)))
         return findings
