@@ -88,8 +88,13 @@ def table_lines(report):
                      server["host"] or "-", server["verdict"], _row_evidence(server)))
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header) - 1)]
     lines = []
-    for row in [header] + rows:
+    for number, row in enumerate([header] + rows):
         lines.append("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + str(row[-1]))
+        if number:
+            # Every further cause of the same server, so that fixing the first is not mistaken for done.
+            indent = " " * (sum(widths[:4]) + 8)
+            for item in report["servers"][number - 1]["findings"][1:]:
+                lines.append("%s+ %s: %s" % (indent, item["cause"], item["summary"]))
     summary = report["summary"]
     lines.append("%d servers: %d healthy, %d not healthy (%s)" % (
         summary["servers"], summary["healthy"], summary["not_healthy"],

@@ -26,6 +26,20 @@ def test_table_has_one_aligned_line_per_server_and_totals():
     assert lines[3] == "2 servers: 1 healthy, 1 not healthy (healthy 1, service_stopped 1)"
 
 
+def test_table_shows_every_further_finding_under_its_server():
+    from builders import unit_state as state
+
+    units = {"app.service": state("inactive", "dead")}
+    firewall = {"iptables_save": "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 8080 -j DROP\nCOMMIT\n"}
+    report = diagnose({LB: lb_result([server("web2", "198.18.0.12", 8080, 31)], [stat("web", "web2", "DOWN", "L4TOUT")])},
+                      {"web2": backend_result("198.18.0.12", [], units=units, firewall=firewall)},
+                      unit_map={"web": "app.service"}, inventory_addresses={LB: "198.18.0.2"}, generated_at="now")
+    lines = table_lines(report)
+    assert "firewall_drop" in lines[1]
+    assert lines[2].strip().startswith("+ service_stopped: app.service on web2 is inactive (dead)")
+    assert lines[2].index("+") == lines[1].index("firewall_drop")
+
+
 def test_markdown_lists_findings_with_evidence_and_fix_commands():
     text = render_markdown(_report())
     assert text.startswith("# lbdoctor diagnosis\n")
