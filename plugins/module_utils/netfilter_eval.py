@@ -311,6 +311,7 @@ class NftTable(object):
         rules = []
         for rule in spec["rules"]:
             try:
+                self.compiler.current = name
                 steps, keys = self.compiler.rule_steps(rule)
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 raise RulesetError("%s: table %s %s chain %s handle %s: %s" % (
@@ -410,7 +411,7 @@ class Host(object):
 class Ctx(object):
     __slots__ = ("family", "version", "src", "dst", "sport", "dport", "proto", "iif", "oif", "mark",
                  "ctmark", "ct", "dnat", "orig_dst", "orig_dport", "direction", "pkt_type", "src_mac",
-                 "host", "ipsets", "nat_bound", "hook", "warnings", "nat_ref")
+                 "host", "ipsets", "nat_bound", "hook", "warnings", "nat_ref", "mss")
 
     def addrtype(self, field, limit_in=False):
         value = self.src if field == "src" else self.dst
@@ -577,6 +578,7 @@ class Ruleset(object):
         ctx.orig_dport = pkt["dport"]
         ctx.pkt_type = "unicast"
         ctx.src_mac = pkt["src_mac"]
+        ctx.mss = pkt["mss"]
         ctx.host = Host(host_addrs, pkt["version"], pkt["dst"] if pkt["direction"] == "input" else None)
         ctx.ipsets = self.ipsets
         ctx.nat_bound = False

@@ -568,6 +568,8 @@ class Compiler(object):
         self.family = table["family"]
         self.sets = table["sets"]
         self.text_parser = text_parser
+        self.anon = 0
+        self.current = None
 
     # -- left-hand expressions -----------------------------------------------------------------
     def getter(self, x):
@@ -620,6 +622,8 @@ class Compiler(object):
                 desc = "tcp option %s %s" % (body.get("name"), body.get("field", ""))
                 if body.get("name") == "maxseg" and not body.get("field"):
                     return Getter(lambda c: True, "bool", desc)
+                if body.get("name") == "maxseg" and body.get("field") == "size":
+                    return Getter(lambda c: c.mss, "mss", desc)
                 return Getter(_unknown_getter(desc), "int", desc)
             if key == "map":
                 return self.map_getter(body)
@@ -794,6 +798,11 @@ class Compiler(object):
                 return cmp(v)
             return ordered, desc
         negate = op == "!="
+        if left.desc in ("tcp sport", "th sport") and right == 0 and op in ("==", "!="):
+            # A connecting stack never sends from port 0 (ephemeral ports start above it).
+            return (lambda c: negate if c.sport is None else (c.sport == 0) != negate), desc
+        if kind == "mss":
+            return self.mss_match(right, negate, desc), desc
         if tests is None:  # tcp flags in mask
             def flags_in(c):
                 v = left.fn(c)
@@ -815,6 +824,32 @@ class Compiler(object):
                 raise _Unknown("%s (a dynamic set, filled by traffic)" % desc)
             return hit != negate
         return fn, desc
+
+    def mss_match(self, right, negate, desc):
+        """The SYN's MSS: the packet's `mss` when given, else only its lower bound is known (a
+        Linux sender advertises at least 536 over IPv4, 1220 over IPv6: minimum MTU minus headers)."""
+        items = right["set"] if isinstance(right, dict) and "set" in right else [right]
+        intervals = []
+        for item in items:
+            if isinstance(item, dict) and "range" in item:
+                intervals.append((int(item["range"][0]), int(item["range"][1])))
+            else:
+                value = self.scalar("int", item)
+                if not isinstance(value, int):
+                    raise ValueError("not an MSS: %r" % (item,))
+                intervals.append((value, value))
+
+        def fn(c):
+            v = c.mss
+            if v is not None:
+                return any(lo <= v <= hi for lo, hi in intervals) != negate
+            floor = 536 if c.version == 4 else 1220
+            if all(hi < floor for _lo, hi in intervals):
+                return negate
+            if any(lo <= floor and hi >= 65535 for lo, hi in intervals):
+                return not negate
+            raise _Unknown("%s (the SYN's MSS is not given)" % desc)
+        return fn
 
     # -- statements ----------------------------------------------------------------------------
     def reject(self, body):
@@ -869,8 +904,7 @@ class Compiler(object):
     def statement(self, e):
         """-> list of steps."""
         if isinstance(e, str):
-            return [("s", "unsupported", "anonymous chain, which nft -j does not render: %s"
-                     % " ".join(e.split())[:200])]
+            return self.anonymous(e)
         key, body = list(e.items())[0]
         if key == "match":
             fn, desc = self.match_fn(body)
@@ -924,6 +958,24 @@ class Compiler(object):
             return [("s", "unsupported", "iptables-nft compat expression xt %s %s (read this table "
                      "with iptables-nft-save)" % (body.get("type"), body.get("name")))]
         return [("s", "unsupported", "nft statement %s" % _render_stmt(e))]
+
+    def anonymous(self, e):
+        """`jump { ... }` / `goto { ... }`: nft -j (1.0.x) gives the chain as text. Its rules are
+        read with the text parser into a chain of their own."""
+        from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_nft_text import (
+            anonymous_chain_rules, rule_to_expr)
+        m = re.match(r"^\s*(jump|goto)\s*\{(.*)\}\s*$", e, re.S)
+        if not m or "(not understood:" in e:
+            return [("s", "unsupported", "not understood: %s" % " ".join(e.split())[:200])]
+        self.anon += 1
+        name = "%s{anonymous %d}" % (self.current or "", self.anon)
+        rules = []
+        for text in anonymous_chain_rules(m.group(2)):
+            rules.append({"handle": None, "position": len(rules) + 1, "expr": rule_to_expr(text), "comment": None,
+                          "text": text})
+        self.table["chains"][name] = {"handle": None, "type": None, "hook": None, "prio": None, "policy": None,
+                                      "devices": None, "rules": rules, "anonymous": True}
+        return [("s", m.group(1), name)]
 
     def mark_value(self, v):
         if isinstance(v, int):
@@ -1106,9 +1158,10 @@ def load(source):
         if source.get("json"):
             parsed = parse_nft_json(source["json"], source=source.get("source") or "nft_json")
         elif source.get("text"):
-            raise NftParseError(source.get("source") or "nft_text", 1,
-                                "plain `nft list ruleset` text alone cannot be evaluated yet; "
-                                "give `nft -j list ruleset` output")
+            from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_nft_text import (
+                parse_nft_ruleset_text)
+            parsed = parse_nft_ruleset_text(source["text"], source=source.get("text_source") or "nft_text")
+            return parsed
         else:
             return []
     if source.get("text"):

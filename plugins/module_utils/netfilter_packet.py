@@ -240,6 +240,7 @@ def normalize_packet(packet):
         "direction": direction,
         "mark": int(packet.get("mark") or 0),
         "src_mac": packet.get("src_mac"),
+        "mss": int(packet["mss"]) if packet.get("mss") not in (None, "") else None,
     }
 
 

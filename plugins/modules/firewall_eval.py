@@ -82,8 +82,9 @@ options:
     type: raw
   nft_text:
     description:
-      - C(nft -a list ruleset) output. Used with O(nft_json) for the rule texts the results quote
-        and for netdev chain devices, which C(nft -j) of nftables 1.0 leaves out.
+      - C(nft -a list ruleset) or plain C(nft list ruleset) output. With O(nft_json) it supplies
+        the rule texts the results quote and the devices of netdev chains, which C(nft -j) of
+        nftables 1.0 leaves out; alone, the ruleset is read from this text.
     type: str
   ipset_save:
     description: C(ipset save) output, for C(-m set --match-set) rules.
