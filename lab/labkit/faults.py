@@ -5,13 +5,24 @@ spec (firewall rules, extra units, extra addresses, steps to run after boot). Re
 files is hostfiles.py's job.
 """
 
+import importlib.util
+import os
+
 from .errors import LabError
 
-CAUSE_CODES = (
-    "healthy", "service_stopped", "no_listener", "wrong_port", "bound_to_loopback", "bound_to_other_address",
-    "address_family_mismatch", "firewall_reject", "firewall_drop", "port_conflict", "socket_unit_inactive",
-    "address_not_on_host", "unknown",
-)
+
+def _load_verdicts():
+    """The collection's verdict vocabulary, read from its single source (the causes module has no
+    imports beyond __future__, so it loads without the collection on sys.path)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "plugins", "plugin_utils",
+                        "diagnosis", "causes.py")
+    spec = importlib.util.spec_from_file_location("lbdoctor_causes", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.VERDICTS
+
+
+CAUSE_CODES = _load_verdicts()
 
 IPTABLES_REJECT_WITH = (
     "icmp-port-unreachable", "icmp-host-prohibited", "icmp-admin-prohibited", "icmp-net-unreachable",

@@ -326,6 +326,9 @@ def collect_units(ctx):
         if unit not in wanted:
             wanted.append(unit)
     unresolved = [p for p in ports if p not in unit_map]
+    rc, out, err = ctx.run(systemd.socket_units_argv())
+    if rc == 0:
+        wanted.extend(name for name in systemd.parse_unit_list(out) if name not in wanted)
     patterns = ["*.socket"]
     if unresolved:
         patterns.append("*.service")

@@ -69,6 +69,25 @@ def show_argv(units, properties=SHOW_PROPERTIES):
     return [SYSTEMCTL, "show", "-p", ",".join(properties), "--"] + list(units)
 
 
+def socket_units_argv():
+    """Every loaded .socket unit, inactive ones included: `systemctl show '*.socket'` skips
+    inactive units, and a stopped socket unit is exactly what socket_unit_inactive is about."""
+    return [SYSTEMCTL, "list-units", "--all", "--type=socket", "--plain", "--no-legend", "--no-pager"]
+
+
+def parse_unit_list(text):
+    """Unit names from `systemctl list-units --plain --no-legend` (first column; a leading
+    marker such as "*" or "\u25cf" for not-found units is dropped)."""
+    names = []
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] in ("*", "\u25cf"):
+            fields = fields[1:]
+        if fields and "." in fields[0]:
+            names.append(fields[0])
+    return names
+
+
 def journal_argv(unit, lines):
     """The last ``lines`` journal lines of one unit."""
     return [JOURNALCTL, "-u", unit, "-n", str(int(lines)), "-o", "short-iso", "--no-pager"]

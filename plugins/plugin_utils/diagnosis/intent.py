@@ -6,7 +6,8 @@
 Sources, strongest first: the user's word (unit_map keyed "backend/server" or "backend"); what
 the host itself declares (a .socket unit on the port, a unit file naming the port, the last
 healthy run), as backend_facts reports it in port_owners; and the servers of the same backend
-that are healthy elsewhere (the unit serving them, when this host has that unit too).
+that are healthy on other hosts (the unit serving them, when this host has that unit too and it does not
+already serve another server's port here).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,22 +27,43 @@ def _declared_by_host(ctx):
     return owner.get("unit"), owner.get("source")
 
 
+def _serving_units(ctx):
+    """Units that own a listener on the server's port on its host."""
+    return set(l["unit"] for l in (ctx.host_facts or {}).get("listeners") or []
+               if l.get("port") == ctx.port and l.get("unit"))
+
+
 def _sibling_units(contexts):
-    """backend key -> units that serve healthy servers of that backend, from their listeners."""
+    """(lb, backend) -> unit -> hosts where that unit serves a healthy server of the backend."""
     units = {}
     for ctx in contexts:
-        if ctx.haproxy_state != "UP" or not ctx.host_facts:
-            continue
-        for listener in ctx.host_facts.get("listeners") or []:
-            if listener.get("port") == ctx.port and listener.get("unit"):
-                units.setdefault((ctx.lb, ctx.backend.get("name")), set()).add(listener["unit"])
+        if ctx.haproxy_state == "UP" and ctx.host_facts:
+            for unit in _serving_units(ctx):
+                units.setdefault((ctx.lb, ctx.backend.get("name")), {}).setdefault(unit, set()).add(ctx.host)
     return units
+
+
+def _claimed_units(contexts):
+    """(host, port) -> units serving that configured server port: a unit busy serving another
+    server on the same host is not the one missing from this server's port."""
+    return dict(((ctx.host, ctx.port), _serving_units(ctx)) for ctx in contexts if ctx.host_facts)
+
+
+def _sibling_candidates(ctx, siblings, claimed):
+    known_units = set(((ctx.host_facts or {}).get("units") or {}).keys())
+    busy = set()
+    for (host, port), units in claimed.items():
+        if host == ctx.host and port != ctx.port:
+            busy |= units
+    return sorted(unit for unit, hosts in siblings.get((ctx.lb, ctx.backend.get("name")), {}).items()
+                  if hosts - {ctx.host} and unit in known_units and unit not in busy)
 
 
 def assign_intended_units(contexts, unit_map=None):
     """Set ctx.intended_unit and ctx.intended_source on every context."""
     unit_map = unit_map or {}
     siblings = _sibling_units(contexts)
+    claimed = _claimed_units(contexts)
     for ctx in contexts:
         unit = _user_word(ctx, unit_map)
         if unit:
@@ -51,7 +73,6 @@ def assign_intended_units(contexts, unit_map=None):
         if unit:
             ctx.intended_unit, ctx.intended_source = unit, source
             continue
-        known_units = set(((ctx.host_facts or {}).get("units") or {}).keys())
-        candidates = sorted(siblings.get((ctx.lb, ctx.backend.get("name")), set()) & known_units)
+        candidates = _sibling_candidates(ctx, siblings, claimed)
         if len(candidates) == 1:
             ctx.intended_unit, ctx.intended_source = candidates[0], "healthy servers of the same backend"

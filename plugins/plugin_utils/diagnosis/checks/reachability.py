@@ -9,7 +9,9 @@ __metaclass__ = type
 
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, manual
 
-SILENT_PROBE_RESULTS = ("timeout", "unreachable")
+# Nothing answers at all: no SYN-ACK, no RST, no ICMP error. An ICMP "host unreachable" (or a
+# failed ARP) is an answer from the network: no host has the address.
+SILENT_PROBE_RESULTS = ("timeout",)
 
 
 def _probe_evidence(ctx):
@@ -52,7 +54,7 @@ def check(ctx):
                                "server address if the host's address changed." % ctx.ip))]
     if ctx.host_facts is None:
         reason = ctx.host_error or "no facts"
-        if probe_result in SILENT_PROBE_RESULTS and "unreachable" in reason:
+        if probe_result in SILENT_PROBE_RESULTS + ("unreachable",) and "unreachable" in reason:
             return [finding("host_unreachable", "%s (%s) answers neither the load balancer nor Ansible" % (ctx.host, ctx.ip),
                             [evidence("ansible %s" % ctx.host, reason)] + _probe_evidence(ctx),
                             manual("Check that %s is up and reachable from %s." % (ctx.host, ctx.lb), host=ctx.host))]

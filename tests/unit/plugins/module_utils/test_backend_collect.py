@@ -176,10 +176,11 @@ def test_units_state_journal_and_port_owners(fixture_text, proc):
                     {"gather_subset": ["listeners", "units"], "ports": [8080, 9090, 7000, 8081],
                      "journal_lines": 5},
                     proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
-    assert host.calls[0] == list(show_units_argv(["app.service", "old.service", "*.socket", "*.service"]))
+    assert host.calls[0] == backend_collect.systemd.socket_units_argv()
+    assert host.calls[1] == list(show_units_argv(["app.service", "old.service", "*.socket", "*.service"]))
     # legacy.service is only in a unit file nobody loaded: one more show call just for it.
-    assert host.calls[1] == list(show_units_argv(["legacy.service"]))
-    assert host.calls[2:] == [["journalctl", "-u", "api.service", "-n", "5", "-o", "short-iso", "--no-pager"],
+    assert host.calls[2] == list(show_units_argv(["legacy.service"]))
+    assert host.calls[3:] == [["journalctl", "-u", "api.service", "-n", "5", "-o", "short-iso", "--no-pager"],
                               ["journalctl", "-u", "app.service", "-n", "5", "-o", "short-iso", "--no-pager"]]
     app = facts["units"]["app.service"]
     assert (app["ActiveState"], app["SubState"], app["Result"], app["ExecMainStatus"]) == \
@@ -218,7 +219,8 @@ def test_user_word_comes_first(fixture_text, proc):
                     {"gather_subset": ["listeners", "units"], "unit_map": {8080: "web.service"},
                      "journal_lines": 0},
                     proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
-    assert host.calls == [list(show_units_argv(["web.service", "app.service", "*.socket"]))]
+    assert host.calls == [backend_collect.systemd.socket_units_argv(),
+                          list(show_units_argv(["web.service", "app.service", "*.socket"]))]
     assert facts["port_owners"]["8080"]["unit"] == "web.service"
     assert facts["port_owners"]["8080"]["source"] == "user"
     assert facts["units"]["app.service"]["journal"] is None  # journal_lines 0
@@ -240,7 +242,7 @@ def test_systemd_not_running(fixture_text, proc):
         show_units_argv(["app.service", "*.socket"]): (1, "", stderr)})
     facts = collect(host.run, host.read, {"gather_subset": ["listeners", "units"], "units": ["app.service"]},
                     proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
-    assert len(host.calls) == 1
+    assert [argv[:2] for argv in host.calls] == [["systemctl", "list-units"], ["systemctl", "show"]]
     assert facts["units"]["app.service"]["found"] is False
     assert facts["units"]["app.service"]["ActiveState"] is None
     assert facts["unavailable"] == [{
@@ -358,3 +360,21 @@ def test_healthy_mapping():
     assert healthy_mapping(listeners, [8080, 9000]) == {
         "8080": {"unit": "app.socket", "process": "systemd", "address": "::"}}
     assert sorted(healthy_mapping(listeners, [])) == ["22", "8080"]
+
+
+def test_an_inactive_socket_unit_is_found_although_show_globs_skip_it(fixture_text, proc):
+    # `systemctl show '*.socket'` leaves out inactive socket units: they are listed first, by name.
+    listed = fixture_text("backend/systemd/list-units-sockets-inactive-app.txt")
+    names = backend_collect.systemd.parse_unit_list(listed)
+    assert "app-8082.socket" in names and "dbus.socket" in names
+    host = FakeHost(fixture_text, commands={
+        tuple(backend_collect.systemd.socket_units_argv()): (0, listed, ""),
+        show_units_argv(names + ["*.socket", "*.service"]):
+            (0, fixture_text("backend/systemd/show-app-8082-socket-inactive.txt"), ""),
+    })
+    facts = collect(host.run, host.read, {"gather_subset": ["units"], "ports": [8082]},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert facts["socket_units"] == [{
+        "unit": "app-8082.socket", "listen": ["0.0.0.0:8082"], "ActiveState": "inactive", "SubState": "dead",
+        "LoadState": "loaded", "UnitFileState": "enabled", "service": "app-8082.service",
+        "triggers": ["app-8082.service"]}]

@@ -203,3 +203,14 @@ def test_fix_order_puts_policy_and_firewall_before_service_and_listener():
     assert FIX_ORDER["selinux_denied"] < FIX_ORDER["firewall_reject"] < FIX_ORDER["service_stopped"] < FIX_ORDER["no_listener"]
     assert FIX_ORDER["port_conflict"] < FIX_ORDER["service_stopped"]
     assert CAUSE_CODES[-1] == "unknown"
+
+
+def test_a_unit_serving_another_server_on_the_same_host_is_not_taken_as_the_missing_one():
+    # One host serves server ok on 8080 with app-8080.service; nothing serves nolisten on 8083.
+    listeners = [listener("0.0.0.0", 8080, unit="app-8080.service")]
+    units = {"app-8080.service": unit_state()}
+    servers = run([server("ok", "198.18.0.11", 8080, 30), server("nolisten", "198.18.0.11", 8083, 31)],
+                  [stat("web", "ok", "UP", "L4OK"), stat("web", "nolisten", "DOWN", "L4CON")],
+                  {"svc": backend_result("198.18.0.11", listeners, units=units)})
+    assert servers["nolisten"]["verdict"] == "no_listener"
+    assert "intended_unit" not in servers["nolisten"]
