@@ -60,7 +60,7 @@ def test_all_faults_scenario_uses_every_fault_and_an_address_nobody_owns():
     used = {f["type"] for s in resolved["servers"] for f in s["faults"]}
     assert used == set(faults.FAULTS)
     ghost = by_name(resolved)["ghost"]
-    # Nothing answers there at all within the probe timeout: host_unreachable (docs/causes.md).
+    # No host answers there at all: host_unreachable (docs/causes.md).
     assert ghost["host"] is None and ghost["expect_default"] == "address_not_on_host"
     assert ghost["expect"] == "host_unreachable"
     owned = {h["address"] for h in resolved["hosts"]} | {a for h in resolved["hosts"] for a in h["extra_addresses"]}

@@ -9,9 +9,9 @@ __metaclass__ = type
 
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, manual
 
-# Nothing answers at all: no SYN-ACK, no RST, no ICMP error. An ICMP "host unreachable" (or a
-# failed ARP) is an answer from the network: no host has the address.
-SILENT_PROBE_RESULTS = ("timeout",)
+# No host answers: no SYN-ACK, no RST. EHOSTUNREACH (a failed ARP, or a router's ICMP) says the
+# same thing faster; which of the two the probe sees depends on the neighbour cache, not the host.
+SILENT_PROBE_RESULTS = ("timeout", "unreachable")
 
 
 def _probe_evidence(ctx):
@@ -54,7 +54,7 @@ def check(ctx):
                                "server address if the host's address changed." % ctx.ip))]
     if ctx.host_facts is None:
         reason = ctx.host_error or "no facts"
-        if probe_result in SILENT_PROBE_RESULTS + ("unreachable",) and "unreachable" in reason:
+        if probe_result in SILENT_PROBE_RESULTS and "unreachable" in reason:
             return [finding("host_unreachable", "%s (%s) answers neither the load balancer nor Ansible" % (ctx.host, ctx.ip),
                             [evidence("ansible %s" % ctx.host, reason)] + _probe_evidence(ctx),
                             manual("Check that %s is up and reachable from %s." % (ctx.host, ctx.lb), host=ctx.host))]

@@ -214,3 +214,10 @@ def test_a_unit_serving_another_server_on_the_same_host_is_not_taken_as_the_miss
                   {"svc": backend_result("198.18.0.11", listeners, units=units)})
     assert servers["nolisten"]["verdict"] == "no_listener"
     assert "intended_unit" not in servers["nolisten"]
+
+
+def test_an_address_nobody_owns_is_host_unreachable_whether_the_probe_times_out_or_arp_fails():
+    for probe in (("timeout", None), ("unreachable", "EHOSTUNREACH")):
+        servers = run([server("ghost", "198.18.0.252", 8080, 30)], [stat("web", "ghost", "DOWN", "L4TOUT")], {},
+                      probes=[("198.18.0.252", 8080) + probe])
+        assert servers["ghost"]["verdict"] == "host_unreachable", probe
