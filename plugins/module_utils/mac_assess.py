@@ -234,13 +234,22 @@ def selinux_assessment(mac_facts, side="lb", port=None, process=None):
             result["dismissed"].append({"denial": denial, "reason": reason})
     domain = _selinux_domain(selinux, relevant, process)
     if domain is None and not relevant:
-        domain = _selinux_domain(selinux, [d["denial"] for d in result["dismissed"]], process)
+        # Without a process to match, a dismissed record names the domain only when it concerns
+        # this port: another port's AVC may be another service's.
+        domain = _selinux_domain(selinux, [d["denial"] for d in result["dismissed"]
+                                           if process is not None or d["denial"].get("port") == port], process)
     result["domain"] = domain
+    permissive_domain = domain is not None and mode == "enforcing" and any(
+        d["denial"].get("stype") == domain and d["denial"].get("permissive") is True for d in result["dismissed"])
     if relevant:
         result.update(cause="selinux_denied", confidence="observed", denials=relevant)
         if result["port_type"] is None:
             result["port_type"] = relevant[-1].get("ttype")
             port_fact = {"type": result["port_type"]}
+    elif permissive_domain and port is not None:
+        # permissive=1 on an enforcing host: the domain itself is permissive (semanage permissive -a).
+        result["notes"].append("%s logged permissive=1 on an enforcing host: the domain is permissive, "
+                               "SELinux blocks nothing it does" % domain)
     elif mode == "enforcing" and port is not None:
         allowed = _allowed(domain, action, result["port_type"], booleans)
         if allowed is False:

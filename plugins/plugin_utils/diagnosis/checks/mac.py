@@ -10,8 +10,33 @@ __metaclass__ = type
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_assess import mac_assessment
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, fix
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import listener_accepts
 
 MECHANISM = {"selinux": "SELinux", "apparmor": "AppArmor"}
+# HAProxy check results that need the SYN to have left the load balancer. A connect that SELinux
+# or AppArmor denies in HAProxy's own process fails at once with EACCES, before any packet: a
+# check that passed, answered at layer 6/7, or waited for a timeout was not denied.
+CHECK_WENT_OUT = ("L4OK", "L4TOUT", "L6OK", "L6TOUT", "L6RSP", "L7OK", "L7OKC", "L7TOUT", "L7RSP", "L7STS")
+
+
+def _contradiction(ctx, side):
+    """Why the observed connection contradicts a denial on ``side``, or None."""
+    if side == "lb":
+        stat = ctx.stat or {}
+        check_status = (stat.get("check_status") or "").lstrip("* ").strip().upper()
+        if check_status in CHECK_WENT_OUT:
+            return "HAProxy's last check of the server is %s: its connect left the load balancer" % check_status
+        if "connection refused" in (stat.get("last_chk") or "").lower():
+            return ("HAProxy's last check was refused by the peer (ECONNREFUSED, not the EACCES of a denied "
+                    "connect): its connect left the load balancer")
+        return None
+    facts = ctx.host_facts or {}
+    for listener in facts.get("listeners") or []:
+        if listener.get("port") == ctx.port and ctx.ip is not None and listener_accepts(
+                listener, ctx.ip, facts.get("bindv6only", 0)):
+            return "%s listens on tcp/%s on %s: its bind was allowed" % (
+                listener.get("process") or "a process", ctx.port, ctx.host)
+    return None
 
 
 def _denial_text(denial):
@@ -47,6 +72,21 @@ def _finding(ctx, assessment, host, side):
                        alternatives=[dict(alt) for alt in assessment.get("alternatives") or []]))
 
 
+def _findings(ctx, assessments, host, side):
+    """A predicted denial that the observed connection contradicts is no finding; an observed
+    one stays (the record is evidence), with the contradiction as a note."""
+    findings = []
+    contradiction = _contradiction(ctx, side) if assessments else None
+    for assessment in assessments:
+        if contradiction and assessment.get("confidence") == "predicted":
+            continue
+        if contradiction:
+            assessment = dict(assessment, notes=list(assessment.get("notes") or []) + [
+                "%s; the denial may predate the current state" % contradiction])
+        findings.append(_finding(ctx, assessment, host, side))
+    return findings
+
+
 def check(ctx):
     if ctx.port is None:
         return []
@@ -54,10 +94,9 @@ def check(ctx):
     lb_mac = ctx.lb_facts.get("mac")
     if lb_mac:
         port = ctx.server.get("check_port") or ctx.port
-        for assessment in mac_assessment(lb_mac, side="lb", port=port, process="haproxy"):
-            findings.append(_finding(ctx, assessment, ctx.lb, "lb"))
+        findings.extend(_findings(ctx, mac_assessment(lb_mac, side="lb", port=port, process="haproxy"), ctx.lb, "lb"))
     host_mac = (ctx.host_facts or {}).get("mac")
     if host_mac:
-        for assessment in mac_assessment(host_mac, side="backend", port=ctx.port, process=None):
-            findings.append(_finding(ctx, assessment, ctx.host, "backend"))
+        findings.extend(_findings(ctx, mac_assessment(host_mac, side="backend", port=ctx.port, process=None),
+                                  ctx.host, "backend"))
     return findings

@@ -163,3 +163,36 @@ def test_mac_assessment_lists_only_causes(centos7_ports):
     facts = _facts(ports=[port_label(centos7_ports, 8081)], processes=[HAPROXY_PROC])
     assert [r["cause"] for r in mac_assessment(facts, "lb", 8081, "haproxy")] == ["selinux_denied"]
     assert apparmor_assessment(facts, "lb", 8081, "haproxy")["notes"] == ["AppArmor is disabled"]
+
+
+# The backend record of lab/standins/data/audit-backend.log.in (the name_bind form of the raw
+# records of fedora-selinux/selinux-policy PR #2653), filled in as install.sh does.
+STANDIN_BIND = (
+    'type=AVC msg=audit(1795628364.590:28365): avc:  denied  { name_bind } for  pid=4242 comm="httpd" '
+    'src=%(port)d scontext=system_u:system_r:httpd_t:s0 tcontext=system_u:object_r:unreserved_port_t:s0 '
+    'tclass=tcp_socket permissive=%(permissive)d\n')
+
+
+def test_a_permissive_domain_on_an_enforcing_host_gets_no_prediction(centos7_ports):
+    denials = parse_avc_denials(STANDIN_BIND % {"port": 8700, "permissive": 1})
+    facts = _facts(denials, ports=[port_label(centos7_ports, 8700)])
+    result = selinux_assessment(facts, side="backend", port=8700)
+    assert result["cause"] is None and result["domain"] == "httpd_t"
+    assert "did not block" in result["dismissed"][0]["reason"]
+    assert any("domain is permissive" in note for note in result["notes"])
+    # the same record with permissive=0 is the observed cause
+    blocking = selinux_assessment(_facts(parse_avc_denials(STANDIN_BIND % {"port": 8700, "permissive": 0}),
+                                         ports=[port_label(centos7_ports, 8700)]), side="backend", port=8700)
+    assert (blocking["cause"], blocking["confidence"]) == ("selinux_denied", "observed")
+
+
+def test_another_ports_record_does_not_name_the_domain_without_a_process(centos7_ports):
+    # web3 in the lab: httpd_t's record is about tcp/8700; tcp/8090 is served by something else
+    facts = _facts(parse_avc_denials(STANDIN_BIND % {"port": 8700, "permissive": 0}),
+                   ports=[port_label(centos7_ports, 8090)])
+    result = selinux_assessment(facts, side="backend", port=8090)
+    assert result["cause"] is None and result["domain"] is None
+    assert "tcp/8700" in result["dismissed"][0]["reason"]
+    # with the process named, its record does name the domain, and the tables predict
+    named = selinux_assessment(facts, side="backend", port=8090, process="httpd")
+    assert (named["domain"], named["confidence"]) == ("httpd_t", "predicted")

@@ -43,3 +43,60 @@ def test_a_non_network_denial_of_haproxy_is_not_blamed(corpus_text):
                           "ports": [], "denials": denials}}
     record = _report(lb_mac, backend_result(WEB, [listener("127.0.0.1", 8080)]), 8080)
     assert [f["cause"] for f in record["findings"]] == ["bound_to_loopback"]
+
+
+def _selinux_facts(ports, denials=()):
+    # HAProxy and httpd on an enforcing host; the port labels of the lab's stand-ins
+    # (lab/standins/data/semanage-port-l-n.out: every port here is unreserved_port_t).
+    return {"selinux": {"mode": "enforcing",
+                        "booleans": {"haproxy_connect_any": False, "httpd_can_network_connect": False, "nis_enabled": False},
+                        "ports": [{"port": p, "proto": "tcp", "type": "unreserved_port_t", "source": "policy"} for p in ports],
+                        "processes": [{"pid": 321, "process": "haproxy", "type": "haproxy_t"},
+                                      {"pid": 10, "process": "nginx", "type": "httpd_t"}],
+                        "denials": list(denials)}}
+
+
+def _lab_view(check_status, last_chk, listeners, lb_mac=None, backend_mac=None, status="DOWN"):
+    lb = lb_result([server("web2", WEB, 8500, 31)], [stat("web", "web2", status, check_status, last_chk)])
+    if lb_mac is not None:
+        lb["ansible_facts"]["lbdoctor_haproxy"]["mac"] = lb_mac
+    report = diagnose({LB: lb}, {"web2": backend_result(WEB, listeners, mac=backend_mac)},
+                      generated_at="2026-11-25T17:00:00Z")
+    return report["servers"][0]
+
+
+def test_a_predicted_lb_denial_needs_a_check_that_could_have_been_denied():
+    mac = _selinux_facts([8500])
+    # A denied connect fails at once with EACCES; HAProxy's check then never reached the server.
+    record = _lab_view("L4CON", "Permission denied", [listener("0.0.0.0", 8500)], lb_mac=mac)
+    assert record["verdict"] == "selinux_denied"
+    assert "predicted" in record["findings"][0]["summary"]
+    # A passed check, a timeout and a peer's refusal all mean the SYN left the load balancer.
+    assert _lab_view("L4OK", "", [listener("0.0.0.0", 8500)], lb_mac=mac, status="UP")["verdict"] == "healthy"
+    assert _lab_view("L4TOUT", "", [listener("0.0.0.0", 8500)], lb_mac=mac)["verdict"] == "unknown"
+    refused = _lab_view("L4CON", "Connection refused", [], lb_mac=mac)
+    assert [f["cause"] for f in refused["findings"]] == ["no_listener"]
+
+
+def test_an_observed_lb_denial_stays_with_the_contradiction_as_a_note():
+    denials = parse_avc_denials(
+        'type=AVC msg=audit(1795628364.590:28365): avc:  denied  { name_connect } for  pid=4242 comm="haproxy" '
+        'dest=8500 scontext=system_u:system_r:haproxy_t:s0 tcontext=system_u:object_r:unreserved_port_t:s0 '
+        'tclass=tcp_socket permissive=0\n')
+    record = _lab_view("L4OK", "", [listener("0.0.0.0", 8500)], lb_mac=_selinux_facts([8500], denials), status="UP")
+    assert record["verdict"] == "selinux_denied"
+    texts = [e["text"] for e in record["findings"][0]["evidence"]]
+    assert any("name_connect" in t for t in texts)
+    assert any("L4OK" in t and "predate" in t for t in texts)
+    assert record["findings"][0]["fix"]["commands"] == [["semanage", "port", "-a", "-t", "http_port_t", "-p", "tcp", "8500"]]
+
+
+def test_a_predicted_bind_denial_is_dropped_when_the_port_is_bound():
+    mac = _selinux_facts([8500])
+    mac["selinux"]["processes"] = [{"pid": 10, "process": "nginx", "type": "httpd_t"}]
+    # nothing listens: the prediction stands in front of the missing listener
+    record = _lab_view("L4CON", "Connection refused", [], backend_mac=mac)
+    assert [f["cause"] for f in record["findings"]] == ["selinux_denied", "no_listener"]
+    # nginx listens on the port: its bind was allowed, whatever the tables say
+    bound = _lab_view("L4OK", "", [listener("0.0.0.0", 8500, process="nginx")], backend_mac=mac, status="UP")
+    assert bound["verdict"] == "healthy"
