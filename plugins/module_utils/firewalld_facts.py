@@ -18,6 +18,13 @@ import errno
 import re
 from xml.etree import ElementTree
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.collect_io import (
+    command_text as _cmd,
+    os_reason as _reason,
+    read_text as _read,
+    run_tool as _run,
+)
+
 SERVICE_DIRS = ("/etc/firewalld/services", "/usr/lib/firewalld/services")
 ZONE_DIRS = ("/etc/firewalld/zones", "/usr/lib/firewalld/zones")
 FIREWALLD_CONF = "/etc/firewalld/firewalld.conf"
@@ -374,39 +381,6 @@ def parse_firewalld_conf(text, source=FIREWALLD_CONF):
 
 # ---------------------------------------------------------------------------------------------
 # Collection
-
-
-def _run(run, argv):
-    try:
-        rc, out, err = run(list(argv))
-    except (IOError, OSError) as exc:
-        if getattr(exc, "errno", None) in (errno.ENOENT, errno.EACCES, None):
-            return None
-        raise
-    if rc == 127:
-        return None
-    return rc, out or "", err or ""
-
-
-def _read(read, path):
-    try:
-        text = read(path)
-    except (IOError, OSError) as exc:
-        return None, exc
-    if text is None:
-        return None, OSError(errno.ENOENT, "No such file or directory", path)
-    return text, None
-
-
-def _reason(exc):
-    code = getattr(exc, "errno", None)
-    if code in errno.errorcode:
-        return "%s: %s" % (errno.errorcode[code], getattr(exc, "strerror", None) or exc)
-    return str(exc)
-
-
-def _cmd(argv):
-    return " ".join(argv)
 
 
 def _unavailable(facts, what, reason, source):

@@ -38,6 +38,12 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_apparmor impo
     parse_kernel_profiles,
     parse_proc_attr_current,
 )
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.collect_io import (
+    command_text as _cmd,
+    os_reason as _reason,
+    read_text as _read,
+    run_tool as _run,
+)
 
 COMMAND_ENV = {"LC_ALL": "C", "LANG": "C"}
 SELINUXFS = "/sys/fs/selinux"
@@ -51,47 +57,12 @@ RECENT_SECONDS = 600
 MAX_DENIALS = 50
 
 
-def _reason(exc):
-    code = getattr(exc, "errno", None)
-    if code is not None and code in errno.errorcode:
-        return "%s: %s" % (errno.errorcode[code], getattr(exc, "strerror", None) or exc)
-    return str(exc) or exc.__class__.__name__
-
-
-def _read(read, path):
-    """(text, None) or (None, exception); a None return counts as a missing file."""
-    try:
-        text = read(path)
-    except (IOError, OSError) as exc:
-        return None, exc
-    if text is None:
-        return None, OSError(errno.ENOENT, "No such file or directory", path)
-    return text, None
-
-
 def _missing(exc):
     return getattr(exc, "errno", None) == errno.ENOENT
 
 
-def _run(run, argv):
-    """(rc, out, err) or None when the tool is not installed."""
-    try:
-        rc, out, err = run(list(argv))
-    except (IOError, OSError) as exc:
-        if getattr(exc, "errno", None) in (errno.ENOENT, errno.EACCES, None):
-            return None
-        raise
-    if rc == 127:
-        return None
-    return rc, out or "", err or ""
-
-
 def _unavailable(unavailable, what, reason, source):
     unavailable.append({"what": what, "reason": reason, "source": source})
-
-
-def _cmd(argv):
-    return " ".join(argv)
 
 
 def _normalise_processes(processes):

@@ -19,6 +19,13 @@ import binascii
 import errno
 import re
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.collect_io import (
+    command_text as _cmd,
+    os_reason as _reason,
+    read_text as _read,
+    run_tool as _run,
+)
+
 USER_RULES = "/etc/ufw/user.rules"
 USER6_RULES = "/etc/ufw/user6.rules"
 DEFAULTS_FILE = "/etc/default/ufw"
@@ -213,34 +220,6 @@ _POLICY_WORDS = {"DROP": "deny", "REJECT": "reject", "ACCEPT": "allow"}
 
 # ---------------------------------------------------------------------------------------------
 # Collection
-
-def _run(run, argv):
-    try:
-        rc, out, err = run(list(argv))
-    except (IOError, OSError) as exc:
-        if getattr(exc, "errno", None) in (errno.ENOENT, errno.EACCES, None):
-            return None
-        raise
-    if rc == 127:
-        return None
-    return rc, out or "", err or ""
-
-
-def _read(read, path):
-    try:
-        text = read(path)
-    except (IOError, OSError) as exc:
-        return None, exc
-    if text is None:
-        return None, OSError(errno.ENOENT, "No such file or directory", path)
-    return text, None
-
-
-def _reason(exc):
-    code = getattr(exc, "errno", None)
-    if code in errno.errorcode:
-        return "%s: %s" % (errno.errorcode[code], getattr(exc, "strerror", None) or exc)
-    return str(exc)
 
 
 def collect_ufw(run, read):
