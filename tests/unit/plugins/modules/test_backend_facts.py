@@ -8,29 +8,14 @@ import os
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils import backend_collect
 from ansible_collections.lbdoctor.haproxy.plugins.modules import backend_facts
 
+from module_harness import Exit, Fail, run_main
+
 TCP = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
        "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 555 1 0 100 0 0 10 0\n")
-
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise Exit(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    raise Fail(kwargs)
 
 
 @pytest.fixture
@@ -64,16 +49,12 @@ def host(monkeypatch, tmp_path):
 
     monkeypatch.setattr(backend_facts, "collect", fake_collect)
     monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
     return {"calls": calls, "tmp": tmp_path}
 
 
 def run_module(args):
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as excinfo:
-            backend_facts.main()
-    return excinfo.type, excinfo.value.args[0]
+    ended = run_main(backend_facts.main, args)
+    return type(ended), ended.args[0]
 
 
 def test_gathers_with_lc_all_c_and_argv_lists(host):

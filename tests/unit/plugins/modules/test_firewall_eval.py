@@ -5,25 +5,10 @@ import json
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbdoctor.haproxy.plugins.modules import firewall_eval
 
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise Exit(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    raise Fail(kwargs)
+from module_harness import Exit, Fail, run_main
 
 
 RULES = ("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -33,8 +18,6 @@ RULES = ("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0
 
 @pytest.fixture
 def module(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
     calls = []
 
     def run(self, args, **kwargs):
@@ -44,10 +27,8 @@ def module(monkeypatch):
 
 
 def invoke(args):
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as info:
-            firewall_eval.main()
-    return info.type, info.value.args[0]
+    ended = run_main(firewall_eval.main, args)
+    return type(ended), ended.args[0]
 
 
 def test_text_rulesets_results_in_packet_order(module):
@@ -97,8 +78,6 @@ def test_bad_packet_is_an_argument_error(module):
 
 
 def test_live_rulesets_read_with_exact_argv_and_lc_all(monkeypatch, fixture_text):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
     recorded = json.loads(fixture_text("netfilter/collect/both-backends.json"))
     calls = []
 
@@ -120,8 +99,6 @@ def test_live_rulesets_read_with_exact_argv_and_lc_all(monkeypatch, fixture_text
 
 
 def test_live_missing_tools_are_not_run(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
 
     def run(self, args, **kwargs):
         raise AssertionError("ran %r" % (args,))

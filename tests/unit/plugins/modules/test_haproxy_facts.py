@@ -5,38 +5,14 @@ module). AnsibleModule.exit_json/fail_json/run_command are mocked.
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbdoctor.haproxy.plugins.modules import haproxy_facts
 
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise Exit(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    raise Fail(kwargs)
-
-
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+from module_harness import Exit, Fail, run_main
 
 
 def run_module(args):
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as info:
-            haproxy_facts.main()
-    return info.value
+    return run_main(haproxy_facts.main, args)
 
 
 CONTENT = """\

@@ -5,39 +5,14 @@
 import socket
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lbdoctor.haproxy.plugins.modules import tcp_probe
 
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise Exit(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    raise Fail(kwargs)
-
-
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", _fail_json)
+from module_harness import Exit, Fail, run_main
 
 
 def run_module(args):
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as info:
-            tcp_probe.main()
-    return info.value
+    return run_main(tcp_probe.main, args)
 
 
 @pytest.fixture
