@@ -48,7 +48,7 @@ def _interface_of(addresses, ip):
     return None
 
 
-def _rule_text(rule):
+def rule_text(rule):
     if not rule:
         return "no rule"
     where = "%s %s %s" % (rule.get("backend") or "", rule.get("table") or "", rule.get("chain") or "")
@@ -113,22 +113,22 @@ def check(ctx):
     if verdict in ("drop", "reject"):
         cause = "firewall_drop" if verdict == "drop" else "firewall_reject"
         what = "drops" if verdict == "drop" else "rejects (%s)" % result.get("reject_with")
-        return [finding(cause, "%s on %s %s the load balancer's SYN to port %s" % (_rule_text(rule), ctx.host, what, ctx.port),
-                        [evidence("deciding rule on %s" % ctx.host, _rule_text(rule)), packet_ev, path]
+        return [finding(cause, "%s on %s %s the load balancer's SYN to port %s" % (rule_text(rule), ctx.host, what, ctx.port),
+                        [evidence("deciding rule on %s" % ctx.host, rule_text(rule)), packet_ev, path]
                         + _cross_check(ctx, result.get("observed_as")),
                         _open_port_fix(ctx, src, rule))]
     if verdict == "accept" and result.get("redirected") and result.get("no_listener"):
         dest = result.get("destination") or {}
         nat_rule = result.get("nat_rule")
         return [finding("sidecar_redirect", "%s redirects port %s to %s:%s where nothing listens" % (
-            _rule_text(nat_rule), ctx.port, dest.get("address"), dest.get("port")),
-            [evidence("redirecting rule on %s" % ctx.host, _rule_text(nat_rule)), packet_ev, path],
+            rule_text(nat_rule), ctx.port, dest.get("address"), dest.get("port")),
+            [evidence("redirecting rule on %s" % ctx.host, rule_text(nat_rule)), packet_ev, path],
             manual("Start the sidecar that should listen on port %s, or remove the redirect for traffic from the load "
                    "balancer; lbdoctor does not edit NAT rules a mesh manages." % dest.get("port"), host=ctx.host))]
     if verdict == "indeterminate":
         unsupported = result.get("unsupported") or {}
         return [finding("unknown", "The firewall of %s cannot be decided for this SYN: %s" % (
             ctx.host, unsupported.get("match") or result.get("error") or "undecidable match"),
-            [evidence("undecided rule on %s" % ctx.host, _rule_text(unsupported.get("rule") or rule)), packet_ev, path],
+            [evidence("undecided rule on %s" % ctx.host, rule_text(unsupported.get("rule") or rule)), packet_ev, path],
             manual("Check that rule by hand for traffic from %s." % src, host=ctx.host))]
     return []
