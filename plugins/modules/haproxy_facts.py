@@ -104,6 +104,13 @@ options:
         verdicts. Not with O(content).
     type: bool
     default: true
+  firewall:
+    description:
+      - Read the HAProxy host's own netfilter rulesets (iptables and ip6tables of both backends,
+        nftables, referenced ipsets), so that a rule in its OUTPUT path that stops the SYN to a
+        server is found. Not with O(content).
+    type: bool
+    default: true
 notes:
   - Reading the process environment, the configuration and the admin socket usually needs root.
   - Facts are identical in check mode.
@@ -225,6 +232,12 @@ ansible_facts:
               collection's docs/mac.md.
           returned: when O(mac) is true and O(content) is not given
           type: dict
+        firewall:
+          description:
+            - The HAProxy host's rulesets, in the shape of the C(firewall) subset of
+              M(lbdoctor.haproxy.backend_facts) (see the collection's docs/netfilter.md).
+          returned: when O(firewall) is true and O(content) is not given
+          type: dict
         unavailable:
           description: What could not be read, each C({what, reason, source}).
           returned: always
@@ -238,6 +251,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import gather
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
 
 ENV = {"LC_ALL": "C", "LANG": "C"}
 
@@ -293,6 +307,7 @@ def main():
             log_window=dict(type="int", default=60),
             log_files=dict(type="list", elements="path"),
             mac=dict(type="bool", default=True),
+            firewall=dict(type="bool", default=True),
         ),
         mutually_exclusive=[("config", "content")],
         supports_check_mode=True,
@@ -309,6 +324,9 @@ def main():
     if params["mac"] and params["content"] is None:
         facts["mac"] = collect_mac(run, _read_text, processes=_haproxy_processes(facts),
                                    ports=_server_ports(facts))
+    if params["firewall"] and params["content"] is None:
+        facts["firewall"] = collect_firewall(run, _read_text)
+        facts["unavailable"].extend(facts["firewall"].pop("unavailable", None) or [])
     module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": facts})
 
 

@@ -9,7 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.causes import fix_rank
-from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.checks import dns, firewall, mac, reachability, service
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.checks import dns, firewall, lb_firewall, mac, reachability, service
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, manual
 
 # Each layer is evaluated independently; none stops the others.
@@ -17,6 +17,7 @@ CHECKS = (
     ("addressing", reachability.check),
     ("dns", dns.check),
     ("policy", mac.check),
+    ("lb firewall", lb_firewall.check),
     ("firewall", firewall.check),
     ("service", service.check),
 )

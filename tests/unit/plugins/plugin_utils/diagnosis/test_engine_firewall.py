@@ -93,3 +93,22 @@ def test_malformed_ruleset_is_unknown_with_the_line():
                  status=("UP", "L4OK"), probe=("open", None))
     assert record["verdict"] == "unknown"
     assert "could not be read" in record["findings"][0]["summary"]
+
+
+def test_a_drop_in_the_load_balancers_own_output_path_is_found():
+    lb = lb_result([server("web2", WEB, 8080, 31)], [stat("web", "web2", "DOWN", "L4TOUT")])
+    lb["ansible_facts"]["lbdoctor_haproxy"]["firewall"] = {"iptables_save": "\n".join([
+        "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+        "-A OUTPUT -d 198.18.0.10/32 -p tcp -j DROP",
+        "-A OUTPUT -d 198.18.0.12/32 -p tcp -m tcp --dport 8080 -j DROP", "COMMIT", ""])}
+    probes = {"changed": False, "results": [{"address": WEB, "port": 8080, "result": "timeout", "errno": None,
+                                              "elapsed_ms": 2000.0, "source_address": LB_ADDR}]}
+    report = diagnose({LB: lb}, {"web2": backend_result(WEB, [listener("0.0.0.0", 8080)])}, probe_results={LB: probes},
+                      generated_at="2026-11-25T17:00:00Z")
+    record = report["servers"][0]
+    assert record["verdict"] == "firewall_drop"
+    finding = record["findings"][0]
+    assert "OUTPUT #2" in finding["summary"] and "load balancer lb1" in finding["summary"]
+    assert finding["fix"]["host"] == LB
+    assert finding["fix"]["commands"] == [["iptables", "-t", "filter", "-I", "OUTPUT", "2", "-d", WEB, "-p", "tcp",
+                                           "--dport", "8080", "-j", "ACCEPT"]]
