@@ -101,8 +101,9 @@ def test_a_drop_in_the_load_balancers_own_output_path_is_found():
         "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
         "-A OUTPUT -d 198.18.0.10/32 -p tcp -j DROP",
         "-A OUTPUT -d 198.18.0.12/32 -p tcp -m tcp --dport 8080 -j DROP", "COMMIT", ""])}
-    probes = {"changed": False, "results": [{"address": WEB, "port": 8080, "result": "timeout", "errno": None,
-                                              "elapsed_ms": 2000.0, "source_address": LB_ADDR}]}
+    probe = {"address": WEB, "port": 8080, "result": "timeout", "errno": None, "elapsed_ms": 2000.0,
+             "source_address": LB_ADDR}
+    probes = {"changed": False, "results": [probe]}
     report = diagnose({LB: lb}, {"web2": backend_result(WEB, [listener("0.0.0.0", 8080)])}, probe_results={LB: probes},
                       generated_at="2026-11-25T17:00:00Z")
     record = report["servers"][0]
