@@ -285,8 +285,11 @@ def collect_logs(run, fs, window_minutes=60, files=None, unit="haproxy.service",
     events = []
     if not files:
         since_text = since.strftime("%Y-%m-%d %H:%M:%S")
+        # --reverse: systemd 252 (Debian 12) prints `-n N --grep X` newest first anyway, later
+        # releases oldest first; asking for newest first gives one order everywhere (and the
+        # newest N lines), turned round below.
         base = ["journalctl", "-u", unit, "-o", "short-iso", "--since", since_text, "--no-pager",
-                "-n", str(MAX_JOURNAL_LINES)]
+                "-n", str(MAX_JOURNAL_LINES), "--reverse"]
         argv = base + ["--grep", JOURNAL_GREP]
         try:
             rc, out, err = run(argv)
@@ -298,7 +301,7 @@ def collect_logs(run, fs, window_minutes=60, files=None, unit="haproxy.service",
         # journalctl --grep exits 1 when nothing matched
         if rc == 0 or (rc == 1 and not (err or "").strip()):
             sources.append(" ".join(argv[:5]))
-            events.extend(scan_text(out, since, now))
+            events.extend(scan_text("\n".join(reversed((out or "").splitlines())), since, now))
         else:
             unavailable.append({"what": "logs.journal", "source": " ".join(argv),
                                 "reason": (err or out or "rc=%d" % rc).strip()[:300]})

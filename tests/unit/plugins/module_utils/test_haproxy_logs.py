@@ -115,12 +115,16 @@ def test_parse_timestamp_year_rollover():
     assert parse_timestamp("279/142102") is None
 
 
+def newest_first(text):
+    return "".join(reversed(text.splitlines(True)))
+
+
 def test_collect_logs_journal_then_files():
     calls = []
 
     def run(argv):
         calls.append(argv)
-        return 0, JOURNAL, ""
+        return 0, newest_first(JOURNAL), ""
 
     fs = FakeFS({"/etc/rsyslog.d/49-haproxy.conf":
                  b"$AddUnixListenSocket /var/lib/haproxy/dev/log\n"
@@ -145,7 +149,7 @@ def test_collect_logs_grep_fallback_and_missing_journal():
         calls.append(argv)
         if "--grep" in argv:
             return 1, "", "Compiled without pattern matching support"
-        return 0, JOURNAL, ""
+        return 0, newest_first(JOURNAL), ""
 
     logs = collect_logs(run, FakeFS({}), window_minutes=60, now=NOW)
     assert "--grep" not in calls[1] and logs["servers"]["web/web1"]["last_state"] == "DOWN"
@@ -153,6 +157,29 @@ def test_collect_logs_grep_fallback_and_missing_journal():
     logs = collect_logs(lambda argv: (127, "", "journalctl: not found"), FakeFS({}), now=NOW)
     assert logs["source"] is None and logs["servers"] == {}
     assert logs["unavailable"][0]["what"] == "logs.journal"
+
+
+def test_collect_logs_asks_newest_first_and_keeps_the_last_transition():
+    # Seen on the lab's Debian 12 lb (systemd 252): `journalctl -n N --grep X` printed newest
+    # first, so a server that went DOWN at boot and UP a second later was reported DOWN.
+    lines = [
+        "2026-11-25T17:44:11+0000 lb haproxy[37]: Server web/web1 is DOWN, reason: Layer4 connection problem, "
+        "info: \"Connection refused\", check duration: 0ms. 4 active and 0 backup servers left. 0 sessions active, "
+        "0 requeued, 0 remaining in queue.",
+        "2026-11-25T17:44:12+0000 lb haproxy[37]: Server web/web1 is UP, reason: Layer4 check passed, check "
+        "duration: 0ms. 3 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.",
+    ]
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        return 0, "\n".join(reversed(lines)) + "\n", ""
+
+    logs = collect_logs(run, FakeFS({}), window_minutes=60, now=datetime.datetime(2026, 11, 25, 17, 50))
+    assert "--reverse" in calls[0] and calls[0][calls[0].index("-n") + 1] == "50000"
+    web1 = logs["servers"]["web/web1"]
+    assert (web1["last_state"], web1["last_transition"]) == ("UP", "2026-11-25T17:44:12+0000")
+    assert web1["lines"] == lines
 
 
 def test_collect_logs_explicit_files_skip_journal():
