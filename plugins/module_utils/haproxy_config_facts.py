@@ -131,8 +131,19 @@ def resolve_names(names, timeout=3.0, resolve_fn=None):
     return out
 
 
+# What a master process of `haproxy -W`/`-Ws` puts in its own environment for its re-execution.
+# Inherited by `haproxy -c` they make it a master in wait mode: HAPROXY_MWORKER_WAIT_ONLY=1 gives
+# "Configuration file has no error but will not start (no listener) => exit(2)" for a valid file
+# (seen with HAProxy 2.6.12 on the lab's Debian 12 lb), HAPROXY_MWORKER_REEXEC "The master
+# internals are corrupted".
+MASTER_INTERNALS = ("HAPROXY_MWORKER", "HAPROXY_PROCESSES")
+
+
 def validate(run, binary, files, env):
-    """Run `haproxy -c -f ...`; returns the validation dict (never raises)."""
+    """Run `haproxy -c -f ...`; returns the validation dict (never raises). ``env`` is the
+    running process's environment (for ``${VAR}``), without the master's internal variables."""
+    if env:
+        env = dict((k, v) for k, v in env.items() if not k.startswith(MASTER_INTERNALS))
     argv = [binary, "-c"]
     for path in files:
         argv.extend(["-f", path])

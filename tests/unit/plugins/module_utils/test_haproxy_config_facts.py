@@ -60,7 +60,9 @@ def test_parse_check_output_keeps_file_and_line():
 
 def _host():
     files, links = proc_entry(100, 1, ["/usr/sbin/haproxy", "-Ws", "-f", "/etc/haproxy/haproxy.cfg"],
-                              environ=b"WEB1=198.18.0.11\0")
+                              environ=b"WEB1=198.18.0.11\0HAPROXY_MWORKER=1\0HAPROXY_MWORKER_WAIT_ONLY=1\0"
+                                      b"HAPROXY_MWORKER_REEXEC=1\0HAPROXY_PROCESSES=|type=m;fd=-1;pid=100\0"
+                                      b"HAPROXY_LOCALPEER=lb\0")
     files["/etc/haproxy/haproxy.cfg"] = CONFIG
     return FakeFS(files, links)
 
@@ -99,7 +101,10 @@ def test_gather_live_host(fixture_text):
     # ${WEB1} comes from the environment of the running process, not of the module
     assert (web1["address"], web1["port"], web1["line"]) == ("198.18.0.11", 8080, 9)
     assert config["validation"]["valid"] is True
-    assert calls[1] == (["/usr/sbin/haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"], {"WEB1": "198.18.0.11"})
+    # the master's re-exec variables (the environ of a Debian 12 `haproxy -Ws` master) stay out of
+    # `haproxy -c`: with HAPROXY_MWORKER_WAIT_ONLY=1 it exits 2 for a valid file
+    assert calls[1] == (["/usr/sbin/haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"],
+                        {"WEB1": "198.18.0.11", "HAPROXY_LOCALPEER": "lb"})
     assert facts["haproxy"]["version"] == "2.6.12-1+deb12u4"
     assert facts["runtime"]["available"] is True and len(facts["runtime"]["stat"]) == 9
     assert facts["dns"]["api.example.test"]["addresses"] == [
