@@ -326,9 +326,6 @@ def collect_units(ctx):
         if unit not in wanted:
             wanted.append(unit)
     unresolved = [p for p in ports if p not in unit_map]
-    rc, out, err = ctx.run(systemd.socket_units_argv())
-    if rc == 0:
-        wanted.extend(name for name in systemd.parse_unit_list(out) if name not in wanted)
     patterns = ["*.socket"]
     if unresolved:
         patterns.append("*.service")
@@ -363,6 +360,8 @@ def collect_units(ctx):
         for item in tcp:
             port_sockets.setdefault(systemd.listen_port(item["address"]), []).append(name)
     ctx.facts["socket_units"] = socket_units
+    ctx.facts["known_units"] = sorted(name for name, block in blocks.items()
+                                      if block.get("LoadState") == "loaded")
     for listener in listeners:
         if listener["pid"] == 1 or listener["unit"] == "init.scope":
             names = port_sockets.get(listener["port"]) or []

@@ -65,27 +65,13 @@ def validate_unit_name(name):
 
 
 def show_argv(units, properties=SHOW_PROPERTIES):
-    """``systemctl show`` for all ``units`` (names or glob patterns) in one call."""
-    return [SYSTEMCTL, "show", "-p", ",".join(properties), "--"] + list(units)
+    """``systemctl show`` for all ``units`` (names or glob patterns) in one call.
 
-
-def socket_units_argv():
-    """Every loaded .socket unit, inactive ones included: `systemctl show '*.socket'` skips
-    inactive units, and a stopped socket unit is exactly what socket_unit_inactive is about."""
-    return [SYSTEMCTL, "list-units", "--all", "--type=socket", "--plain", "--no-legend", "--no-pager"]
-
-
-def parse_unit_list(text):
-    """Unit names from `systemctl list-units --plain --no-legend` (first column; a leading
-    marker such as "*" or "\u25cf" for not-found units is dropped)."""
-    names = []
-    for line in text.splitlines():
-        fields = line.split()
-        if fields and fields[0] in ("*", "\u25cf"):
-            fields = fields[1:]
-        if fields and "." in fields[0]:
-            names.append(fields[0])
-    return names
+    ``--all``: without it a glob (``'*.socket'``) matches only active or failed units, and a
+    stopped socket unit is exactly what a refusal can be about (verified on systemd 252: 4 vs 9
+    socket units on a lab host; ``list-units --all`` lists the same 9).
+    """
+    return [SYSTEMCTL, "show", "--all", "-p", ",".join(properties), "--"] + list(units)
 
 
 def journal_argv(unit, lines):
@@ -94,13 +80,17 @@ def journal_argv(unit, lines):
 
 
 def _convert(key, value):
+    if key in LIST_PROPERTIES:
+        return value.split()
+    if value == "":
+        # systemd prints unset properties as "KEY=" (e.g. InactiveEnterTimestamp of a unit
+        # that never stopped, User of a root service): None, not "".
+        return None
     if key in INT_PROPERTIES:
         try:
             return int(value)
         except ValueError:
             return value
-    if key in LIST_PROPERTIES:
-        return value.split()
     return value
 
 
@@ -109,7 +99,9 @@ def parse_systemctl_show(text):
 
     Properties listed in REPEATED_PROPERTIES (``Listen``, ``ExecStart``) become lists because a
     unit may have several. Integers and space-separated lists are converted; everything else
-    stays the string systemd printed. Lines without ``=`` are ignored.
+    stays the string systemd printed; an empty value is None (an empty list for lists). systemd
+    252 prints the type-specific properties (Service/Socket) before ``Id=``: blocks are split on
+    blank lines only. Lines without ``=`` are ignored.
     """
     blocks = []
     current = None
@@ -125,7 +117,9 @@ def parse_systemctl_show(text):
         if current is None:
             current = {}
         if key in REPEATED_PROPERTIES:
-            current.setdefault(key, []).append(value)
+            current.setdefault(key, [])
+            if value:
+                current[key].append(value)
         else:
             current[key] = _convert(key, value)
     if current:

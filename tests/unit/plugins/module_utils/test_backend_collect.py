@@ -156,7 +156,7 @@ def test_nothing_readable_still_returns(fixture_text, tmp_path):
 
 
 def show_units_argv(units):
-    return ("systemctl", "show", "-p", SHOW_PROPS, "--") + tuple(units)
+    return ("systemctl", "show", "--all", "-p", SHOW_PROPS, "--") + tuple(units)
 
 
 def test_units_state_journal_and_port_owners(fixture_text, proc):
@@ -176,11 +176,10 @@ def test_units_state_journal_and_port_owners(fixture_text, proc):
                     {"gather_subset": ["listeners", "units"], "ports": [8080, 9090, 7000, 8081],
                      "journal_lines": 5},
                     proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
-    assert host.calls[0] == backend_collect.systemd.socket_units_argv()
-    assert host.calls[1] == list(show_units_argv(["app.service", "old.service", "*.socket", "*.service"]))
+    assert host.calls[0] == list(show_units_argv(["app.service", "old.service", "*.socket", "*.service"]))
     # legacy.service is only in a unit file nobody loaded: one more show call just for it.
-    assert host.calls[2] == list(show_units_argv(["legacy.service"]))
-    assert host.calls[3:] == [["journalctl", "-u", "api.service", "-n", "5", "-o", "short-iso", "--no-pager"],
+    assert host.calls[1] == list(show_units_argv(["legacy.service"]))
+    assert host.calls[2:] == [["journalctl", "-u", "api.service", "-n", "5", "-o", "short-iso", "--no-pager"],
                               ["journalctl", "-u", "app.service", "-n", "5", "-o", "short-iso", "--no-pager"]]
     app = facts["units"]["app.service"]
     assert (app["ActiveState"], app["SubState"], app["Result"], app["ExecMainStatus"]) == \
@@ -219,8 +218,7 @@ def test_user_word_comes_first(fixture_text, proc):
                     {"gather_subset": ["listeners", "units"], "unit_map": {8080: "web.service"},
                      "journal_lines": 0},
                     proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
-    assert host.calls == [backend_collect.systemd.socket_units_argv(),
-                          list(show_units_argv(["web.service", "app.service", "*.socket"]))]
+    assert host.calls == [list(show_units_argv(["web.service", "app.service", "*.socket"]))]
     assert facts["port_owners"]["8080"]["unit"] == "web.service"
     assert facts["port_owners"]["8080"]["source"] == "user"
     assert facts["units"]["app.service"]["journal"] is None  # journal_lines 0
@@ -242,7 +240,7 @@ def test_systemd_not_running(fixture_text, proc):
         show_units_argv(["app.service", "*.socket"]): (1, "", stderr)})
     facts = collect(host.run, host.read, {"gather_subset": ["listeners", "units"], "units": ["app.service"]},
                     proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
-    assert [argv[:2] for argv in host.calls] == [["systemctl", "list-units"], ["systemctl", "show"]]
+    assert [argv[:2] for argv in host.calls] == [["systemctl", "show"]]
     assert facts["units"]["app.service"]["found"] is False
     assert facts["units"]["app.service"]["ActiveState"] is None
     assert facts["unavailable"] == [{
@@ -362,19 +360,97 @@ def test_healthy_mapping():
     assert sorted(healthy_mapping(listeners, [])) == ["22", "8080"]
 
 
-def test_an_inactive_socket_unit_is_found_although_show_globs_skip_it(fixture_text, proc):
-    # `systemctl show '*.socket'` leaves out inactive socket units: they are listed first, by name.
-    listed = fixture_text("backend/systemd/list-units-sockets-inactive-app.txt")
-    names = backend_collect.systemd.parse_unit_list(listed)
-    assert "app-8082.socket" in names and "dbus.socket" in names
+def test_an_inactive_socket_unit_is_found(fixture_text, proc):
+    # `systemctl show '*.socket'` leaves out inactive socket units unless --all is given
+    # (show-app-8082-socket-inactive.txt is real, from the lab's all-faults scenario).
     host = FakeHost(fixture_text, commands={
-        tuple(backend_collect.systemd.socket_units_argv()): (0, listed, ""),
-        show_units_argv(names + ["*.socket", "*.service"]):
+        show_units_argv(["app.service", "*.socket", "*.service"]):
             (0, fixture_text("backend/systemd/show-app-8082-socket-inactive.txt"), ""),
     })
-    facts = collect(host.run, host.read, {"gather_subset": ["units"], "ports": [8082]},
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners", "units"], "ports": [8082]},
                     proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    assert host.calls[0][:3] == ["systemctl", "show", "--all"]
     assert facts["socket_units"] == [{
         "unit": "app-8082.socket", "listen": ["0.0.0.0:8082"], "ActiveState": "inactive", "SubState": "dead",
         "LoadState": "loaded", "UnitFileState": "enabled", "service": "app-8082.service",
         "triggers": ["app-8082.service"]}]
+    assert facts["port_owners"]["8082"]["unit"] == "app-8082.socket"
+    assert facts["port_owners"]["8082"]["source"] == "socket_unit"
+    # the socket unit and the service it triggers are reported; unrelated socket units are not
+    assert "app-8082.socket" in facts["units"]
+    assert sorted(facts["units"]) == ["app-8082.service", "app-8082.socket", "app.service"]
+
+
+def lab_proc(tmp_path, fixture_text):
+    """The processes of lab host web4 (lab/scenarios/default.yml) with their real cgroup files."""
+    cgroup = fixture_text("backend/lab/web2-pid31-cgroup.txt")
+    make_process(tmp_path, 31, fds=["socket:[558391]"], comm="lab-app",
+                 cmdline=("/usr/bin/python3", "/usr/local/bin/lab-app", "--listen", "0.0.0.0", "--port", "8091",
+                          "--name", "web4-8081"), cgroup=cgroup)
+    make_process(tmp_path, 33, fds=["socket:[558437]"], comm="lab-app",
+                 cmdline=("/usr/bin/python3", "/usr/local/bin/lab-app", "--listen", "127.0.0.1", "--port", "8082",
+                          "--name", "legacy-8082"),
+                 cgroup=cgroup.replace("app-8081.service", "legacy-8082.service"))
+    make_process(tmp_path, 37, fds=["socket:[557629]", "socket:[557643]"], comm="sshd",
+                 cmdline=("sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups",),
+                 cgroup=cgroup.replace("app-8081.service", "ssh.service"))
+    return str(tmp_path)
+
+
+def test_lab_web4_port_conflict_and_wrong_port(fixture_text, tmp_path):
+    """Real captures from lab host web4 (default scenario): app-8082 failed with EADDRINUSE
+    because legacy-8082 holds 127.0.0.1:8082; app-8081 listens on 8091 instead of 8081."""
+    lab = "backend/lab/"
+    host = FakeHost(fixture_text, files={
+        "/proc/net/tcp": fixture_text(lab + "web4-proc_net_tcp.txt"),
+        "/proc/net/tcp6": fixture_text(lab + "web4-proc_net_tcp6.txt"),
+        "/proc/sys/kernel/hostname": "web4\n",
+    }, commands={
+        show_units_argv(["app-8081.service", "legacy-8082.service", "ssh.service", "*.socket", "*.service"]):
+            (0, fixture_text(lab + "web4-systemctl-show-all.txt"), ""),
+        ("journalctl", "-u", "app-8082.service", "-n", "10", "-o", "short-iso", "--no-pager"):
+            (0, fixture_text(lab + "web4-journal-app-8082.txt"), ""),
+    })
+    facts = collect(host.run, host.read, {"gather_subset": ["listeners", "units"], "ports": [8080, 8081, 8082]},
+                    proc_root=lab_proc(tmp_path, fixture_text), inet_diag=lambda: ({557643: True}, None),
+                    which=host.which, list_dir=host.list_dir)
+    assert [(l["address"], l["port"], l["unit"], l["pid"]) for l in facts["listeners"]] == [
+        ("0.0.0.0", 22, "ssh.service", 37), ("::", 22, "ssh.service", 37),
+        ("127.0.0.1", 8082, "legacy-8082.service", 33), ("0.0.0.0", 8091, "app-8081.service", 31)]
+    owners = facts["port_owners"]
+    assert owners["8082"]["candidates"] == [{"unit": "app-8082.service", "source": "unit_file"},
+                                            {"unit": "legacy-8082.service", "source": "unit_file"}]
+    assert owners["8082"]["listening_units"] == ["legacy-8082.service"]
+    assert owners["8080"] == {"unit": None, "source": None, "candidates": [], "listening_units": []}
+    failed = facts["units"]["app-8082.service"]
+    assert (failed["ActiveState"], failed["Result"], failed["ExecMainStatus"]) == ("failed", "exit-code", 1)
+    assert failed["ActiveEnterTimestamp"] is None  # "ActiveEnterTimestamp=" in the capture
+    assert "[Errno 98] Address already in use" in failed["journal"][1]
+    assert facts["units"]["ssh.service"]["Names"] == ["ssh.service", "sshd.service"]
+    assert facts["units"]["app-8081.service"]["journal"] is None
+    assert [c[0] for c in host.calls] == ["systemctl", "journalctl"]
+    assert "app-8082.service" in facts["known_units"] and "auditd.service" not in facts["known_units"]
+    assert [s["unit"] for s in facts["socket_units"]] == []  # only unix/netlink sockets on web4
+
+
+def test_lab_web2_stopped_unit(fixture_text, tmp_path):
+    """Lab host web2: app-8080 stopped cleanly (inactive/dead, killed by SIGTERM)."""
+    lab = "backend/lab/"
+    host = FakeHost(fixture_text, files={
+        "/proc/net/tcp": fixture_text(lab + "web2-proc_net_tcp.txt"),
+        "/proc/net/tcp6": fixture_text(lab + "web2-proc_net_tcp6.txt"),
+    }, commands={
+        show_units_argv(["app-8080.service", "*.socket", "*.service"]):
+            (0, fixture_text(lab + "web2-systemctl-show-all.txt"), ""),
+        ("journalctl", "-u", "app-8080.service", "-n", "10", "-o", "short-iso", "--no-pager"):
+            (0, fixture_text(lab + "web2-journal-app-8080.txt"), ""),
+    })
+    facts = collect(host.run, host.read, {"gather_subset": ["units"], "ports": [8080], "units": ["app-8080.service"]},
+                    proc_root=str(tmp_path), inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    unit = facts["units"]["app-8080.service"]
+    assert (unit["ActiveState"], unit["SubState"], unit["Result"]) == ("inactive", "dead", "success")
+    assert (unit["ExecMainCode"], unit["ExecMainStatus"]) == (2, 15)
+    assert unit["ExecStart"] == ["/usr/local/bin/lab-app --listen 0.0.0.0 --port 8080 --name web2-8080"]
+    assert unit["journal"][-1].endswith("Stopped app-8080.service - lab app app-8080 (haproxy backend web, server web2-8080).")
+    assert facts["port_owners"]["8080"]["candidates"][0] == {"unit": "app-8080.service", "source": "user"}
+    assert facts["port_owners"]["8080"]["candidates"][1] == {"unit": "app-8080.service", "source": "unit_file"}

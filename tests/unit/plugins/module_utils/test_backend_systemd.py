@@ -53,9 +53,28 @@ def test_parse_show_blocks(fixture_text):
     assert listen_addresses(sock) == [{"address": "[::]:8080", "kind": "Stream"},
                                       {"address": "/run/app.sock", "kind": "Stream"}]
     assert api["NRestarts"] == 7 and api["SubState"] == "auto-restart"
-    assert ghost["LoadState"] == "not-found" and ghost["UnitFileState"] == ""
+    assert ghost["LoadState"] == "not-found" and ghost["UnitFileState"] is None
+    assert ghost["ActiveEnterTimestamp"] is None
     assert service_command_text(app) == "/usr/bin/python3 -m http.server 8080 --bind 0.0.0.0"
     assert service_command_text(api) == "/usr/local/bin/api --listen :${API_PORT} API_PORT=9090 LOG_LEVEL=info"
+
+
+def test_parse_real_show_where_type_properties_come_before_id(fixture_text):
+    """Real capture, lab host web4 (systemd 252): `systemctl show --all -p ... -- units '*.socket'
+    '*.service'`; each block starts with the Service/Socket properties, Id= comes later."""
+    text = fixture_text("backend/lab/web4-systemctl-show-all.txt")
+    assert text.startswith("MainPID=")
+    blocks = dict((b["Id"], b) for b in parse_systemctl_show(text))
+    assert len(blocks) == 69  # 72 blocks: the 3 units named explicitly come again through *.service
+    journald = blocks["systemd-journald.socket"]
+    assert listen_addresses(journald)[:2] == [{"address": "/run/systemd/journal/socket", "kind": "Datagram"},
+                                              {"address": "/run/systemd/journal/stdout", "kind": "Stream"}]
+    assert journald["Triggers"] == ["systemd-journald.service"] and journald["TriggeredBy"] == []
+    assert blocks["syslog.socket"]["ActiveState"] == "inactive"  # only listed thanks to --all
+    legacy = blocks["legacy-8082.service"]
+    assert (legacy["ActiveState"], legacy["MainPID"], legacy["InactiveEnterTimestamp"]) == ("active", 33, None)
+    assert blocks["auditd.service"]["LoadState"] == "not-found"
+    assert blocks["ssh.service"]["Environment"] is None
 
 
 def test_needs_journal(fixture_text):
@@ -84,11 +103,12 @@ def test_journal(fixture_text):
     lines = parse_journal(fixture_text("backend/systemd/journal-app.txt"))
     assert len(lines) == 5 and "Address already in use" in lines[2]
     assert parse_journal(fixture_text("backend/systemd/journal-empty.txt")) == []
+    assert parse_journal(fixture_text("backend/lab/web2-journal-nosuch.txt")) == []
     assert parse_journal("-- Boot 1a2b --\nx\n") == ["x"]
 
 
 def test_argv():
     assert show_argv(["a.service"], properties=("Id", "LoadState")) == \
-        ["systemctl", "show", "-p", "Id,LoadState", "--", "a.service"]
+        ["systemctl", "show", "--all", "-p", "Id,LoadState", "--", "a.service"]
     assert journal_argv("a.service", 10) == \
         ["journalctl", "-u", "a.service", "-n", "10", "-o", "short-iso", "--no-pager"]

@@ -68,9 +68,8 @@ def test_gathers_with_lc_all_c_and_argv_lists(host):
     argvs = [[os.path.basename(argv[0])] + argv[1:] for argv, _env in host["calls"]]
     assert all(os.path.isabs(argv[0]) for argv, _env in host["calls"])  # resolved by get_bin_path
     assert argvs[0] == ["ip", "-j", "addr", "show"]
-    assert argvs[2][:2] == ["systemctl", "list-units"]
-    assert argvs[3][:2] == ["systemctl", "show"]
-    assert argvs[3][-3:] == ["app.service", "*.socket", "*.service"]
+    assert argvs[2][:3] == ["systemctl", "show", "--all"]
+    assert argvs[2][-3:] == ["app.service", "*.socket", "*.service"]
     assert all(env == {"LC_ALL": "C", "LANG": "C"} for _argv, env in host["calls"])
     assert facts["port_owners"]["8080"]["unit"] == "app.service"
     assert "units" in [u["what"] for u in facts["unavailable"]]
