@@ -419,6 +419,10 @@ def collect_units(ctx):
         else:
             ctx.unavailable.append(_unavailable("units", _cmd_reason(rc, err), " ".join(argv[:2]) + " ..."))
 
+    # A running unit that should serve a port nobody listens on: its journal often says where
+    # it listens instead ("listening on 0.0.0.0:8091").
+    silent_owners = set(owner["unit"] for owner in port_owners.values()
+                        if owner["unit"] and not owner["listening_units"])
     units = {}
     lines = int(opts.get("journal_lines", 10) or 0)
     journal_failed = None
@@ -433,7 +437,7 @@ def collect_units(ctx):
         fact["ExecStart"] = [systemd.service_command_text({"ExecStart": [e]}) for e in block.get("ExecStart") or []]
         fact["Listen"] = [item["address"] for item in systemd.listen_addresses(block)]
         fact["journal"] = None
-        if lines > 0 and systemd.needs_journal(block) and journal_failed is None:
+        if lines > 0 and journal_failed is None and (systemd.needs_journal(block) or name in silent_owners):
             argv = systemd.journal_argv(block.get("Id") or name, lines)
             rc, out, err = ctx.run(argv)
             if rc == 0:

@@ -23,8 +23,9 @@ description:
     C(ss -tlneH) call when netlink is not usable.
   - Interface addresses from C(ip -j addr show).
   - For every unit that owns a listener, is named by the user, owned a port when the host was last
-    healthy, or is found to serve a requested port, its systemd state in one C(systemctl show) call,
-    and for failed, inactive or restarting units the last lines of its journal.
+    healthy, or is found to serve a requested port, its systemd state in one C(systemctl show --all)
+    call (socket units included, inactive ones too), and the last lines of the journal of failed,
+    inactive or restarting units and of a unit that should serve a port nobody listens on.
   - Container port mappings from C(docker ps) and C(podman ps) when those binaries exist.
   - The firewall rulesets and the SELinux / AppArmor state, from the collectors the collection
     shares with its other modules.
@@ -64,8 +65,8 @@ options:
     default: {}
   journal_lines:
     description:
-      - How many journal lines to return for each failed, inactive or restarting unit.
-        C(0) skips the journal.
+      - How many journal lines to return for each failed, inactive or restarting unit, and for
+        the unit that should serve a requested port nobody listens on. C(0) skips the journal.
     type: int
     default: 10
   state_file:
@@ -202,9 +203,11 @@ ansible_facts:
               C(SubState), C(Result), C(ExecMainStatus), C(ExecMainCode), C(ExecMainPID),
               C(MainPID), C(NRestarts), C(UnitFileState), C(FragmentPath), C(Triggers),
               C(TriggeredBy), C(ActiveEnterTimestamp), C(InactiveEnterTimestamp),
-              C(StateChangeTimestamp), C(User), C(Description), C(ExecStart) (argv strings),
-              C(Listen), and C(journal) (last lines, oldest first, for failed, inactive or
-              restarting units; null otherwise).
+              C(StateChangeTimestamp), C(User), C(Description) (null when systemd prints the
+              property empty), C(ExecStart) (argv strings), C(Listen), C(found) (false when
+              systemctl gave no answer for the unit), and C(journal) (last lines, oldest first,
+              for failed, inactive or restarting units and for the unit that should serve a
+              requested port nobody listens on; null otherwise).
           type: dict
           returned: when units are gathered
           sample:
@@ -236,6 +239,13 @@ ansible_facts:
           sample:
             "8080": {unit: app.service, source: user, candidates: [{unit: app.service, source: user}],
                      listening_units: []}
+        known_units:
+          description: Names of the loaded units C(systemctl show) listed (the units asked about,
+            every socket unit, and every service when a port had to be matched to a unit file).
+          type: list
+          elements: str
+          returned: when units are gathered
+          sample: [app.service, app.socket, dbus.socket, ssh.service]
         last_healthy:
           description: The port to unit mapping read from O(state_file) (empty when absent).
           type: dict

@@ -410,6 +410,8 @@ def test_lab_web4_port_conflict_and_wrong_port(fixture_text, tmp_path):
             (0, fixture_text(lab + "web4-systemctl-show-all.txt"), ""),
         ("journalctl", "-u", "app-8082.service", "-n", "10", "-o", "short-iso", "--no-pager"):
             (0, fixture_text(lab + "web4-journal-app-8082.txt"), ""),
+        ("journalctl", "-u", "app-8081.service", "-n", "10", "-o", "short-iso", "--no-pager"):
+            (0, fixture_text(lab + "web4-journal-app-8081.txt"), ""),
     })
     facts = collect(host.run, host.read, {"gather_subset": ["listeners", "units"], "ports": [8080, 8081, 8082]},
                     proc_root=lab_proc(tmp_path, fixture_text), inet_diag=lambda: ({557643: True}, None),
@@ -427,8 +429,13 @@ def test_lab_web4_port_conflict_and_wrong_port(fixture_text, tmp_path):
     assert failed["ActiveEnterTimestamp"] is None  # "ActiveEnterTimestamp=" in the capture
     assert "[Errno 98] Address already in use" in failed["journal"][1]
     assert facts["units"]["ssh.service"]["Names"] == ["ssh.service", "sshd.service"]
-    assert facts["units"]["app-8081.service"]["journal"] is None
-    assert [c[0] for c in host.calls] == ["systemctl", "journalctl"]
+    # app-8081 runs, owns port 8081 by its unit file, and nobody listens there: its journal
+    # says where it listens instead. Running units that serve their port get no journal call.
+    assert "lab-app: web4-8081 listening on 0.0.0.0:8091" in facts["units"]["app-8081.service"]["journal"][1]
+    assert facts["units"]["legacy-8082.service"]["journal"] is None
+    assert [c[:3] for c in host.calls] == [["systemctl", "show", "--all"],
+                                           ["journalctl", "-u", "app-8081.service"],
+                                           ["journalctl", "-u", "app-8082.service"]]
     assert "app-8082.service" in facts["known_units"] and "auditd.service" not in facts["known_units"]
     assert [s["unit"] for s in facts["socket_units"]] == []  # only unix/netlink sockets on web4
 
