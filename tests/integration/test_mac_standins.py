@@ -10,6 +10,9 @@ the audit logs carry the denials (lab/scenarios/mac-standins.yml says which serv
   the stopped unit.
 * web3: the same bind record for tcp/8700 but permissive=1 (logged, not blocked); the service
   listens. tcp/8090 on web3 is rejected by iptables: the verdict stays firewall_reject.
+* web4: the AppArmor stand-in (lab/standins/install-apparmor.sh): /sys/module/apparmor/parameters/
+  enabled says Y inside that host, and nginx's profile was denied an inet stream socket; the unit
+  is stopped.
 
 Nothing is enforced: HAProxy sees web1-8500 UP. docs/mac.md ("What the lab proves and what it
 cannot") says what that means for this test.
@@ -72,6 +75,9 @@ def report(tmp_path_factory):
         with open(web3_log, "w") as handle:
             handle.write(text.replace("permissive=0", "permissive=1"))
         assert lab("exec", "lb", "--", "getenforce").strip() == "Enforcing"
+        subprocess.run([os.path.join(STANDINS, "install-apparmor.sh"), "--root",
+                        os.path.join(STATE, "hosts", "web4", "root")], check=True, stdout=subprocess.PIPE)
+        assert lab("exec", "web4", "--", "lbdoctor-apparmor-enable").strip() == "Y"
 
         out = tmp_path_factory.mktemp("mac-report")
         proc = subprocess.run(
@@ -128,3 +134,15 @@ def test_decoys_are_not_blamed(report):
     assert causes(report["web3-8090"]) == ["firewall_reject"], report["web3-8090"]
     # lb: the sysfs read of haproxy_t, and port 8080 (http_cache_port_t, reachable by haproxy_t)
     assert report["web1-8080"]["verdict"] == "healthy", report["web1-8080"]
+
+
+def test_apparmor_denial_on_a_backend_names_the_profile_rule(report):
+    record = report["web4-8800"]
+    assert causes(record) == ["apparmor_denied", "service_stopped"], record
+    denial = record["findings"][0]
+    assert denial["fix"]["host"] == "web4"
+    assert any("create" in e["text"] and "/usr/sbin/nginx" in e["text"] and "inet" in e["text"]
+               for e in denial["evidence"]), denial["evidence"]
+    assert "network inet stream," in denial["fix"]["description"]
+    assert denial["fix"]["commands"] == [["apparmor_parser", "-r", "/etc/apparmor.d/usr.sbin.nginx"]]
+    assert [a["argv"] for a in denial["fix"]["alternatives"]] == [["aa-complain", "/usr/sbin/nginx"]]

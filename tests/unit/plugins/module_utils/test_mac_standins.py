@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_assess import selinux_assessment
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_assess import apparmor_assessment, selinux_assessment
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
 
 STANDINS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "lab", "standins")
@@ -67,3 +67,32 @@ def test_backend_standins_name_bind(tmp_path):
     assert result["cause"] == "selinux_denied" and result["port_type"] == "unreserved_port_t"
     assert result["fix"]["argv"] == ["semanage", "port", "-a", "-t", "http_port_t", "-p", "tcp", "8500"]
     assert selinux_assessment(mac, side="lb", port=8500, process="httpd")["cause"] is None
+
+
+def test_apparmor_standin_gives_an_observed_denial_and_the_profile_rule(tmp_path):
+    root = str(tmp_path)
+    subprocess.check_call(["sh", os.path.join(STANDINS, "install-apparmor.sh"), "--root", root],
+                          stdout=subprocess.DEVNULL)
+    # what lbdoctor-apparmor-enable mounts inside a lab host
+    enabled = tmp_path / "sys" / "module" / "apparmor" / "parameters" / "enabled"
+    enabled.parent.mkdir(parents=True)
+    enabled.write_text("Y\n")
+    script = (tmp_path / "usr" / "local" / "sbin" / "lbdoctor-apparmor-enable").read_text()
+    assert "mount -t tmpfs" in script and "/sys/module" in script
+
+    def run(argv):
+        raise OSError(2, "No such file or directory", argv[0])  # no aa-status, no journalctl
+
+    def read(path):
+        with open(os.path.join(root, path.lstrip("/"))) as handle:
+            return handle.read()
+
+    mac = collect_mac(run, read, processes=["nginx"], ports=[8800])
+    apparmor = mac["apparmor"]
+    assert apparmor["enabled"] is True
+    assert [(d["operation"], d["profile"], d["family"], d["sock_type"]) for d in apparmor["denials"]] == [
+        ("create", "/usr/sbin/nginx", "inet", "stream")]
+    result = apparmor_assessment(mac, side="backend", port=8800)
+    assert (result["cause"], result["profile"]) == ("apparmor_denied", "/usr/sbin/nginx")
+    assert result["fix"]["rules"] == ["network inet stream,"]
+    assert result["fix"]["argv"] == ["apparmor_parser", "-r", "/etc/apparmor.d/usr.sbin.nginx"]
