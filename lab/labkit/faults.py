@@ -49,6 +49,9 @@ FAULTS = {
     "nft_reject": ("firewall_reject", {"reject_with": "default"}),
     "nft_drop": ("firewall_drop", {}),
     "decoy_reject": (None, {"source": None, "tool": "iptables", "reject_with": None}),
+    "firewalld_closed": ("firewall_reject", {}),
+    "ufw_deny": ("firewall_drop", {}),
+    "ufw_reject": ("firewall_reject", {}),
     "wrong_port": ("wrong_port", {"listen_port": None}),
     "port_conflict": ("port_conflict", {"holder": "unit", "holder_unit": None, "holder_address": "127.0.0.1"}),
     "no_listener": ("no_listener", {}),
@@ -83,8 +86,12 @@ def normalize(raw, where):
         raise LabError("%s: nft_reject reject_with %r: use one of %s"
                        % (where, fault["reject_with"], ", ".join(NFT_REJECT_WITH)))
     if kind == "decoy_reject":
-        if fault["tool"] not in ("iptables", "nft"):
-            raise LabError("%s: decoy_reject tool must be iptables or nft" % where)
+        if fault["tool"] not in ("iptables", "nft", "firewalld", "ufw"):
+            raise LabError("%s: decoy_reject tool must be iptables, nft, firewalld or ufw" % where)
+        if fault["tool"] in ("firewalld", "ufw"):
+            if fault["reject_with"] is not None:
+                raise LabError("%s: decoy_reject with tool %s takes no reject_with (the tool picks it)" % (where, fault["tool"]))
+            return fault
         table = IPTABLES_REJECT_WITH if fault["tool"] == "iptables" else NFT_REJECT_WITH
         if fault["reject_with"] is None:
             fault["reject_with"] = "icmp-port-unreachable" if fault["tool"] == "iptables" else "default"
@@ -118,6 +125,15 @@ def check_combination(faults, where):
     service = [f["type"] for f in faults if f["type"] in SERVICE_FAULTS]
     if len(service) > 1:
         raise LabError("%s: faults %s both change the service; pick one" % (where, " and ".join(service)))
+
+
+def _front_end(host, tool):
+    """host['firewalld'] / host['ufw']: the front-end runs on that host (every other port of the
+    host stays open in it, see hostfiles.py); `closed` ports and `decoys` (REJECT for another
+    source only)."""
+    if not host.get(tool):
+        host[tool] = {"closed": [], "decoys": []}
+    return host[tool]
 
 
 def apply(server, service, host, allocator):
@@ -155,12 +171,18 @@ def apply(server, service, host, allocator):
         elif kind == "decoy_reject":
             if fault["source"] is None:
                 fault["source"] = allocator.next_high("decoy source for %s" % where)
-            if fault["tool"] == "iptables":
+            if fault["tool"] in ("firewalld", "ufw"):
+                _front_end(host, fault["tool"])["decoys"].append({"source": fault["source"], "port": port})
+            elif fault["tool"] == "iptables":
                 host["iptables"].append("-A INPUT -s %s/32 -p tcp -m tcp --dport %d -j REJECT --reject-with %s"
                                         % (fault["source"], port, fault["reject_with"]))
             else:
                 host["nft"].append("ip saddr %s tcp dport %d %s"
                                    % (fault["source"], port, NFT_REJECT_WITH[fault["reject_with"]]))
+        elif kind == "firewalld_closed":
+            _front_end(host, "firewalld")["closed"].append(port)
+        elif kind in ("ufw_deny", "ufw_reject"):
+            _front_end(host, "ufw")["closed"].append({"port": port, "action": kind[len("ufw_"):]})
         elif kind == "wrong_port":
             if fault["listen_port"] is None:
                 fault["listen_port"] = port + 1 if port < 65535 else port - 1

@@ -116,6 +116,59 @@ WantedBy=multi-user.target
 """
 
 
+def _open_ports(host, closed):
+    """Every TCP port the host serves (services, holders, sshd) except the closed ones: a
+    firewalld/ufw fault closes one port, not the whole host."""
+    ports = set(int(p) for p in host["ports"]) | set(s["listen_port"] for s in host["services"]) | {22}
+    return sorted(ports - set(closed))
+
+
+def firewalld_zone(host):
+    """/etc/firewalld/zones/public.xml (public is Debian's default zone; its target `default`
+    rejects what it does not accept, with icmpx admin-prohibited on the nftables backend)."""
+    spec = host["firewalld"]
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<zone>", "  <short>Public</short>",
+             "  <description>lbdoctor lab: every port of this host but %s</description>"
+             % (", ".join(str(p) for p in spec["closed"]) or "none"),
+             '  <service name="ssh"/>']
+    lines += ['  <port protocol="tcp" port="%d"/>' % p for p in _open_ports(host, spec["closed"]) if p != 22]
+    for decoy in spec["decoys"]:
+        lines.append('  <rule family="ipv4"><source address="%s/32"/><port protocol="tcp" port="%d"/><reject/></rule>'
+                     % (decoy["source"], decoy["port"]))
+    lines.append("</zone>")
+    return "\n".join(lines) + "\n"
+
+
+def ufw_setup(host):
+    """The ufw commands an admin would type, in order: decoy rejects for other sources, the
+    closed ports (deny = DROP, reject = REJECT), every other port allowed, enable. /proc/sys is
+    read-only in the containers, so ufw's sysctl file is not applied."""
+    spec = host["ufw"]
+    closed = [c["port"] for c in spec["closed"]]
+    lines = ["#!/bin/sh", "# lbdoctor lab: ufw as configured by hand on this host", "set -e",
+             "sed -i 's|^IPT_SYSCTL=.*|IPT_SYSCTL=|' /etc/default/ufw"]
+    lines += ["ufw reject from %s to any port %d proto tcp" % (d["source"], d["port"]) for d in spec["decoys"]]
+    lines += ["ufw %s proto tcp to any port %d" % (c["action"], c["port"]) for c in spec["closed"]]
+    lines += ["ufw allow proto tcp to any port %d" % p for p in _open_ports(host, closed)]
+    lines.append("ufw --force enable")
+    return "\n".join(lines) + "\n"
+
+
+UFW_UNIT = """\
+[Unit]
+Description=lbdoctor lab: configure and enable ufw (/usr/local/sbin/lab-ufw-setup)
+After=network.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh /usr/local/sbin/lab-ufw-setup
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 def etc_hosts(scenario):
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", ""]
     for host in scenario["hosts"]:
@@ -149,6 +202,13 @@ def render(scenario, host, pubkey):
         ops.append(("file", "/etc/iptables/rules.v4", iptables_rules(host), 0o644))
         ops.append(("file", SYSTEMD + "/iptables-restore.service", IPTABLES_UNIT, 0o644))
         ops.append(("link", wants + "iptables-restore.service", SYSTEMD + "/iptables-restore.service"))
+    if host.get("firewalld"):
+        ops.append(("file", "/etc/firewalld/zones/public.xml", firewalld_zone(host), 0o644))
+        ops.append(("link", wants + "firewalld.service", LIB_SYSTEMD + "/firewalld.service"))
+    if host.get("ufw"):
+        ops.append(("file", "/usr/local/sbin/lab-ufw-setup", ufw_setup(host), 0o755))
+        ops.append(("file", SYSTEMD + "/lab-ufw.service", UFW_UNIT, 0o644))
+        ops.append(("link", wants + "lab-ufw.service", SYSTEMD + "/lab-ufw.service"))
     if host["role"] == "lb":
         ops.append(("file", scenario["haproxy"]["config"], haproxy.render(scenario), 0o644))
         ops.append(("link", wants + "haproxy.service", LIB_SYSTEMD + "/haproxy.service"))

@@ -30,7 +30,7 @@ MIRRORS = [
 PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "python3",
     "iptables", "nftables", "iproute2", "haproxy", "socat", "procps", "psmisc", "lsof",
-    "iputils-ping", "netcat-openbsd", "curl", "less",
+    "iputils-ping", "netcat-openbsd", "curl", "less", "firewalld", "ufw",
 ]
 # Units masked in every host: nothing there may touch the network config or run on a timer.
 MASKED_UNITS = [
@@ -155,9 +155,14 @@ def customize(root):
         symlink("/dev/null", os.path.join(sysdir, unit))
         for wants in glob.glob(os.path.join(sysdir, "*.wants", unit)):
             os.unlink(wants)
-    # haproxy is enabled by its package; only the lb hosts enable it again.
-    for wants in glob.glob(os.path.join(sysdir, "*.wants", "haproxy.service")):
-        os.unlink(wants)
+    # haproxy, firewalld and ufw are enabled by their packages; only the hosts that need them (lb;
+    # a firewalld or ufw fault) enable them again, so they never touch the other hosts.
+    for unit in ("haproxy.service", "firewalld.service", "ufw.service"):
+        for wants in glob.glob(os.path.join(sysdir, "*.wants", unit)):
+            os.unlink(wants)
+    for alias in ("dbus-org.fedoraproject.FirewallD1.service",):
+        if os.path.lexists(os.path.join(sysdir, alias)):
+            os.unlink(os.path.join(sysdir, alias))
     write_file(os.path.join(root, "etc/machine-id"), "", 0o444)
     dbus_id = os.path.join(root, "var/lib/dbus/machine-id")
     if os.path.lexists(dbus_id):
