@@ -28,7 +28,9 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_addresses
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_containers import collect_containers
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_inet_diag import v6only_by_inode
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.firewalld_facts import collect_firewalld
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.ufw_facts import collect_ufw
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_sockets import (
     process_info,
     socket_owners,
@@ -505,6 +507,27 @@ def _external(function, arguments=None):
     return subset
 
 
+def collect_firewall_subset(run, read):
+    """The ``firewall`` subset: the netfilter rulesets (netfilter_collect) plus the front-ends that
+    write them, ``firewalld`` and ``ufw`` (docs/firewalld_ufw.md), so that a fix goes through the
+    tool that owns the rules. One front-end's failure is an ``unavailable`` entry, never the
+    subset's."""
+    facts = dict(collect_firewall(run, read))
+    unavailable = list(facts.pop("unavailable", None) or [])
+    for key, function in (("firewalld", collect_firewalld), ("ufw", collect_ufw)):
+        try:
+            sub = dict(function(run, read))
+        except Exception as exc:  # pylint: disable=broad-except
+            unavailable.append(_unavailable("firewall.%s" % key, "collector failed: %s: %s" % (type(exc).__name__, exc),
+                                            "%s.%s" % (function.__module__, function.__name__)))
+            facts[key] = None
+            continue
+        unavailable.extend(sub.pop("unavailable", None) or [])
+        facts[key] = sub
+    facts["unavailable"] = unavailable
+    return facts
+
+
 def _listener_arguments(ctx):
     """``processes`` (the listeners on the requested ports, all when none) and ``ports``."""
     ports = set(int(p) for p in ctx.options.get("ports") or []) | \
@@ -528,7 +551,7 @@ SUBSETS = [
     ("addresses", "addresses", _local(collect_addresses_subset)),
     ("units", "units", _local(collect_units)),
     ("containers", "containers", _local(collect_containers_subset)),
-    ("firewall", "firewall", _external(collect_firewall)),
+    ("firewall", "firewall", _external(collect_firewall_subset)),
     ("mac", "mac", _external(collect_mac, _listener_arguments)),
 ]
 SUBSET_NAMES = tuple(name for name, _key, _fn in SUBSETS)

@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import firewalld_policy, ufw_policy
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_eval import RulesetError, compile_ruleset
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_packet import PacketError
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, fix, manual
@@ -58,8 +59,35 @@ def rule_text(rule):
     return "%s #%s: %s" % (where.strip(), position, rule.get("text") or "")
 
 
-def _open_port_fix(ctx, src, rule):
-    """Accept the LB's address on this one port, just before the deciding rule."""
+def _front_end_fix(ctx, src, iif, rule):
+    """When firewalld or ufw manages the rules and itself keeps the SYN out, the fix goes through
+    that tool (a rule added with iptables/nft under it is lost on its next reload): one rule for
+    the LB's address and this one port. None when neither is active or neither blocks."""
+    firewall = ctx.host_facts.get("firewall") or {}
+    fronts = (("firewalld", firewalld_policy, "running", "firewall-cmd"), ("ufw", ufw_policy, "active", "ufw"))
+    for key, policy, flag, tool in fronts:
+        facts = firewall.get(key) or {}
+        if not facts.get(flag):
+            continue
+        try:
+            proposal = policy.suggest_fix(facts, src, ctx.port, iif=iif, proto="tcp", dst=str(ctx.ip))
+        except (ValueError, KeyError, TypeError):
+            proposal = None
+        if not proposal:
+            continue
+        return fix("open_port", "Accept TCP %s from the load balancer (%s) only, through %s, which manages this "
+                   "host's rules: %s." % (ctx.port, src, key, proposal["summary"]),
+                   automatic=True, host=ctx.host, commands=proposal["commands"], source=src, port=ctx.port, rule=rule,
+                   tool=tool, zone=proposal.get("zone"))
+    return None
+
+
+def _open_port_fix(ctx, src, rule, iif=None):
+    """Accept the LB's address on this one port, just before the deciding rule (through firewalld
+    or ufw when they manage the rules)."""
+    managed = _front_end_fix(ctx, src, iif, rule)
+    if managed is not None:
+        return managed
     port = str(ctx.port)
     rule = rule or {}
     if rule.get("backend") == "nft" and rule.get("handle") is not None:
@@ -74,7 +102,7 @@ def _open_port_fix(ctx, src, rule):
         argv = [tool, "-t", rule.get("table") or "filter", "-I", chain, position, "-s", src, "-p", "tcp",
                 "--dport", port, "-j", "ACCEPT"]
     return fix("open_port", "Accept TCP %s from the load balancer (%s) only, ahead of the rule that stops it." % (port, src),
-               automatic=True, host=ctx.host, commands=[argv], source=src, port=ctx.port, rule=rule)
+               automatic=True, host=ctx.host, commands=[argv], source=src, port=ctx.port, rule=rule, tool=argv[0])
 
 
 def _cross_check(ctx, observed_as):
@@ -116,7 +144,7 @@ def check(ctx):
         return [finding(cause, "%s on %s %s the load balancer's SYN to port %s" % (rule_text(rule), ctx.host, what, ctx.port),
                         [evidence("deciding rule on %s" % ctx.host, rule_text(rule)), packet_ev, path]
                         + _cross_check(ctx, result.get("observed_as")),
-                        _open_port_fix(ctx, src, rule))]
+                        _open_port_fix(ctx, src, rule, packet["iif"]))]
     if verdict == "accept" and result.get("redirected") and result.get("no_listener"):
         dest = result.get("destination") or {}
         nat_rule = result.get("nat_rule")

@@ -113,3 +113,151 @@ def test_a_drop_in_the_load_balancers_own_output_path_is_found():
     assert finding["fix"]["host"] == LB
     assert finding["fix"]["commands"] == [["iptables", "-t", "filter", "-I", "OUTPUT", "2", "-d", WEB, "-p", "tcp",
                                            "--dport", "8080", "-j", "ACCEPT"]]
+
+
+# firewalld and ufw manage the rules: the fix goes through them (a rule added underneath with
+# iptables/nft is lost on their next reload). The front-end facts come from the real parsers fed
+# with output captured in the lbdoctor lab (lab/scenarios/firewall-verdicts.yml, Debian 12
+# containers, firewalld 1.3.3 on its nftables backend, ufw 0.36.2): `firewall-cmd --list-all-zones`
+# (the public zone of host fwd) and `ufw status verbose` on host ufw, with the lab's addresses
+# (trailing blanks of the real output stripped).
+
+FIREWALLD_PUBLIC = """public (active)
+  target: default
+  icmp-block-inversion: no
+  interfaces:
+  sources:
+  services: ssh
+  ports: 8003/tcp
+  protocols:
+  forward: no
+  masquerade: no
+  forward-ports:
+  source-ports:
+  icmp-blocks:
+  rich rules:
+\trule family="ipv4" source address="198.18.0.252/32" port port="8003" protocol="tcp" reject
+"""
+
+UFW_STATUS = """Status: active
+Logging: on (low)
+Default: deny (incoming), allow (outgoing), disabled (routed)
+New profiles: skip
+
+To                         Action      From
+--                         ------      ----
+8003/tcp                   REJECT IN   198.18.0.251
+8080/tcp                   REJECT IN   Anywhere
+8002/tcp                   DENY IN     Anywhere
+22/tcp                     ALLOW IN    Anywhere
+8003/tcp                   ALLOW IN    Anywhere
+"""
+
+
+def firewalld_facts(running=True):
+    from ansible_collections.lbdoctor.haproxy.plugins.module_utils.firewalld_facts import parse_list_all_zones
+    zones = parse_list_all_zones(FIREWALLD_PUBLIC)
+    for zone in zones:
+        zone["default"] = zone["name"] == "public"
+    return {"installed": True, "running": running, "default_zone": "public", "zones": zones, "policies": [],
+            "services": {"ssh": {"name": "ssh", "ports": [{"port": "22", "low": 22, "high": 22, "proto": "tcp"}],
+                                 "includes": [], "destination": {}, "source": "/usr/lib/firewalld/services/ssh.xml"}},
+            "config_source": "runtime", "partial": False}
+
+
+def ufw_facts(active=True):
+    from ansible_collections.lbdoctor.haproxy.plugins.module_utils.ufw_facts import parse_ufw_status
+    status = parse_ufw_status(UFW_STATUS)
+    return {"installed": True, "active": active and status["active"], "active_source": "ufw status verbose",
+            "logging": status["logging"], "defaults": status["defaults"], "rules": status["rules"], "user_rules": [],
+            "rules_source": None}
+
+
+# What firewalld's nftables backend installs for the public zone, as nft -a list ruleset shows it,
+# reduced to the input path.
+FIREWALLD_NFT = """table inet firewalld { # handle 1
+\tchain filter_INPUT { # handle 1
+\t\ttype filter hook input priority filter + 10; policy accept;
+\t\tct state { established, related } accept # handle 2
+\t\tjump filter_INPUT_ZONES # handle 3
+\t\treject with icmpx admin-prohibited # handle 4
+\t}
+\tchain filter_INPUT_ZONES { # handle 5
+\t\tgoto filter_IN_public # handle 6
+\t}
+\tchain filter_IN_public { # handle 7
+\t\ttcp dport 22 accept # handle 8
+\t\ttcp dport 8003 accept # handle 9
+\t}
+}
+"""
+
+
+def test_firewalld_closed_port_fix_is_a_rich_rule_through_firewall_cmd():
+    fw = {"nft_text": FIREWALLD_NFT, "firewalld": firewalld_facts(), "ufw": {"installed": False, "active": False}}
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("DOWN", "L4TOUT"),
+                 probe=("unreachable", "EHOSTUNREACH"))
+    assert record["verdict"] == "firewall_reject"
+    finding = record["findings"][0]
+    assert "reject with icmpx admin-prohibited" in finding["summary"]
+    rule = 'rule family="ipv4" source address="198.18.0.2/32" port port="8080" protocol="tcp" accept'
+    assert finding["fix"]["tool"] == "firewall-cmd" and finding["fix"]["zone"] == "public"
+    assert finding["fix"]["commands"] == [["firewall-cmd", "--zone=public", "--add-rich-rule=" + rule],
+                                          ["firewall-cmd", "--permanent", "--zone=public", "--add-rich-rule=" + rule]]
+    assert finding["fix"]["automatic"] is True and finding["fix"]["source"] == LB_ADDR
+
+
+def test_firewalld_not_running_keeps_the_nft_fix():
+    fw = {"nft_text": FIREWALLD_NFT, "firewalld": firewalld_facts(running=False)}
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("DOWN", "L4TOUT"),
+                 probe=("unreachable", "EHOSTUNREACH"))
+    assert record["findings"][0]["fix"]["commands"][0][:2] == ["nft", "insert"]
+    assert record["findings"][0]["fix"]["tool"] == "nft"
+
+
+UFW_IPTABLES = [
+    "-A INPUT -j ufw-user-input",
+    "-A ufw-user-input -s 198.18.0.251/32 -p tcp -m tcp --dport 8003 -j REJECT --reject-with tcp-reset",
+    "-A ufw-user-input -p tcp -m tcp --dport 8080 -j REJECT --reject-with tcp-reset",
+    "-A ufw-user-input -p tcp -m tcp --dport 8002 -j DROP",
+    "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT",
+    "-A ufw-user-input -p tcp -m tcp --dport 8003 -j ACCEPT",
+]
+
+
+def test_ufw_reject_fix_is_inserted_before_the_rejecting_rule():
+    fw = ruleset(*UFW_IPTABLES, chains=("ufw-user-input",))
+    fw["ufw"] = ufw_facts()
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
+    assert record["verdict"] == "firewall_reject"
+    finding = record["findings"][0]
+    assert "ufw-user-input" in finding["summary"] and "--dport 8080 -j REJECT" in finding["summary"]
+    assert finding["fix"]["tool"] == "ufw"
+    assert finding["fix"]["commands"] == [["ufw", "insert", "2", "allow", "from", LB_ADDR, "to", WEB, "port", "8080",
+                                           "proto", "tcp"]]
+
+
+def test_ufw_decoy_for_another_source_is_not_blamed():
+    fw = ruleset(*UFW_IPTABLES, chains=("ufw-user-input",))
+    fw["ufw"] = ufw_facts()
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8003)], firewall=fw), port=8003, status=("UP", "L4OK"),
+                 probe=("open", None))
+    assert record["verdict"] == "healthy" and record["findings"] == []
+
+
+def test_ufw_inactive_keeps_the_iptables_fix():
+    fw = ruleset(*UFW_IPTABLES, chains=("ufw-user-input",))
+    fw["ufw"] = ufw_facts(active=False)
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
+    assert record["findings"][0]["fix"]["commands"][0][:5] == ["iptables", "-t", "filter", "-I", "ufw-user-input"]
+
+
+def test_front_end_that_accepts_leaves_the_fix_to_the_rule_underneath():
+    """firewalld accepts the port, but a rule added with iptables beside it rejects: firewall-cmd
+    cannot fix that, the iptables fix stays."""
+    facts = firewalld_facts()
+    facts["zones"][0]["ports"].append({"port": "8080", "low": 8080, "high": 8080, "proto": "tcp"})
+    fw = ruleset("-A INPUT -p tcp -m tcp --dport 8080 -j REJECT --reject-with tcp-reset")
+    fw["firewalld"] = facts
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
+    assert record["findings"][0]["fix"]["commands"][0][0] == "iptables"
