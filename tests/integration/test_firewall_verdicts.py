@@ -1,0 +1,148 @@
+"""Every firewall verdict through every tool that writes the rules (issue 5, "Lab tests for each
+verdict with iptables, nft, firewalld and ufw"): lab/scenarios/firewall-verdicts.yml (prefix lbv,
+198.18.8.0/24) puts each tool on a host of its own, with a REJECT and a DROP the load balancer
+meets and a decoy REJECT for another source on a healthy port. The playbook must report
+firewall_reject / firewall_drop naming the deciding rule, never blame the decoy, and propose
+the fix through the tool that owns the rules (firewall-cmd, ufw) for the LB's address and the
+one port.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAB_PY = os.path.join(REPO, "lab", "lab.py")
+SCENARIO = os.path.join(REPO, "lab", "scenarios", "firewall-verdicts.yml")
+STATE = os.path.join(REPO, ".lab-integration-lbv")
+
+os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(REPO, "ansible.cfg"))
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "collections"))
+
+
+def lab(*args):
+    return subprocess.run([sys.executable, LAB_PY, "--state", STATE] + list(args), check=True,
+                          stdout=subprocess.PIPE, universal_newlines=True).stdout
+
+
+@pytest.fixture(scope="module")
+def verdicts_lab():
+    if os.geteuid() != 0:
+        pytest.fail("the integration tests need root: they build a lab of network namespaces and containers")
+    try:
+        lab("up", SCENARIO)
+        yield json.loads(lab("scenario-json"))
+    finally:
+        lab("down")
+
+
+@pytest.fixture(scope="module")
+def report(verdicts_lab, tmp_path_factory):
+    report_dir = tmp_path_factory.mktemp("firewall-verdicts")
+    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(STATE, "inventory.ini"),
+            os.path.join(REPO, "playbooks", "diagnose_refused.yml"), "-e", "lbdoctor_report_dir=%s" % report_dir]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, cwd=REPO,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    with open(os.path.join(str(report_dir), "report.json")) as handle:
+        data = json.load(handle)
+    return dict((s["server"], s) for s in data["servers"])
+
+
+def address(scenario, host):
+    return [h["address"] for h in scenario["hosts"] if h["name"] == host][0]
+
+
+def only_finding(record, cause):
+    assert record["verdict"] == cause, record
+    assert [f["cause"] for f in record["findings"]] == [cause], record["findings"]
+    return record["findings"][0]
+
+
+def evidence_text(finding, source_prefix):
+    return [e["text"] for e in finding["evidence"] if e["source"].startswith(source_prefix)]
+
+
+# (server, cause, text of the deciding rule as the ruleset shows it, where the rule lives)
+CASES = [
+    ("ipt-reject", "firewall_reject", "-A INPUT -p tcp -m tcp --dport 8001 -j REJECT --reject-with icmp-host-prohibited",
+     "iptables filter INPUT"),
+    ("ipt-drop", "firewall_drop", "-A INPUT -p tcp -m tcp --dport 8002 -j DROP", "iptables filter INPUT"),
+    ("nft-reject", "firewall_reject", "tcp dport 8001 reject with tcp reset", "nft filter input"),
+    ("nft-drop", "firewall_drop", "tcp dport 8002 drop", "nft filter input"),
+    ("fwd-closed", "firewall_reject", "reject with icmpx admin-prohibited", "nft firewalld filter_IN_public"),
+    ("ufw-reject", "firewall_reject", "-A ufw-user-input -p tcp -m tcp --dport 8001 -j REJECT --reject-with tcp-reset",
+     "iptables filter ufw-user-input"),
+    ("ufw-deny", "firewall_drop", "-A ufw-user-input -p tcp -m tcp --dport 8002 -j DROP", "iptables filter ufw-user-input"),
+]
+
+
+@pytest.mark.parametrize("server,cause,rule,chain", CASES, ids=[c[0] for c in CASES])
+def test_each_verdict_names_the_deciding_rule(report, verdicts_lab, server, cause, rule, chain):
+    finding = only_finding(report[server], cause)
+    deciding = evidence_text(finding, "deciding rule on ")
+    assert len(deciding) == 1 and deciding[0].startswith(chain) and deciding[0].endswith(": " + rule), deciding
+    assert rule in finding["summary"]
+    # The kernel's answer seen from the LB agrees with what the rule predicts.
+    assert any("as this rule predicts" in text for text in evidence_text(finding, "probe cross-check")), finding["evidence"]
+    assert finding["fix"]["action"] == "open_port" and finding["fix"]["automatic"] is True
+    assert finding["fix"]["source"] == address(verdicts_lab, "lb")
+
+
+@pytest.mark.parametrize("server", ["ipt-decoy", "nft-decoy", "fwd-decoy", "ufw-decoy"])
+def test_a_decoy_reject_for_another_source_is_not_blamed(report, verdicts_lab, server):
+    record = report[server]
+    assert record["verdict"] == "healthy", record
+    assert record["findings"] == []
+    decoy = [s for s in verdicts_lab["servers"] if s["name"] == server][0]["faults"][0]
+    assert decoy["type"] == "decoy_reject" and decoy["source"] != address(verdicts_lab, "lb")
+
+
+def test_firewalld_fix_is_one_rich_rule_for_the_lb_and_the_port(report, verdicts_lab):
+    fix = report["fwd-closed"]["findings"][0]["fix"]
+    lb = address(verdicts_lab, "lb")
+    rule = 'rule family="ipv4" source address="%s/32" port port="8001" protocol="tcp" accept' % lb
+    assert fix["tool"] == "firewall-cmd" and fix["zone"] == "public"
+    assert fix["commands"] == [["firewall-cmd", "--zone=public", "--add-rich-rule=" + rule],
+                               ["firewall-cmd", "--permanent", "--zone=public", "--add-rich-rule=" + rule]]
+
+
+def test_ufw_fix_is_inserted_before_the_blocking_rule(report, verdicts_lab):
+    lb = address(verdicts_lab, "lb")
+    ufw = address(verdicts_lab, "ufw")
+    for server, number, port in (("ufw-reject", "2", "8001"), ("ufw-deny", "3", "8002")):
+        fix = report[server]["findings"][0]["fix"]
+        assert fix["tool"] == "ufw"
+        # ufw numbers its rules as `ufw status numbered` shows them: the decoy is 1.
+        assert fix["commands"] == [["ufw", "insert", number, "allow", "from", lb, "to", ufw, "port", port, "proto", "tcp"]]
+
+
+def test_iptables_and_nft_fixes_use_the_tool_holding_the_rule(report):
+    assert report["ipt-reject"]["findings"][0]["fix"]["commands"][0][:6] == ["iptables", "-t", "filter", "-I", "INPUT", "1"]
+    assert report["nft-drop"]["findings"][0]["fix"]["commands"][0][:6] == ["nft", "insert", "rule", "inet", "filter", "input"]
+
+
+def test_applying_the_proposed_fixes_brings_every_server_up(report, verdicts_lab, tmp_path):
+    """The fix commands are real: run each on its host and HAProxy sees every server UP."""
+    for server, record in sorted(report.items()):
+        for finding in record["findings"]:
+            for argv in finding["fix"]["commands"]:
+                proc = subprocess.run([sys.executable, LAB_PY, "--state", STATE, "exec", finding["fix"]["host"], "--"] + argv,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+                assert proc.returncode == 0, (server, argv, proc.stdout)
+    down = None
+    for _i in range(20):
+        out = lab("exec", "lb", "--", "sh", "-c", "echo 'show stat' | socat stdio /run/haproxy/admin.sock")
+        lines = out.splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]
+        down = [(r["svname"], r["status"]) for r in rows if r.get("pxname") == "fw" and r["svname"] not in ("BACKEND", "FRONTEND")
+                and not r["status"].startswith("UP")]
+        if not down:
+            break
+        time.sleep(1)
+    assert not down, down
