@@ -77,8 +77,8 @@ options:
     default: /var/lib/lbdoctor/last_healthy.json
   record_healthy:
     description:
-      - Write the current port to unit mapping of O(ports) (units seen listening now) to
-        O(state_file), keeping a backup of the previous file. Use it only when the host is known
+      - Write the current port to unit mapping of O(ports) (units seen listening now) into
+        O(state_file), keeping the entries of other ports and a backup of the previous file. Use it only when the host is known
         to be healthy. Nothing is written in check mode; C(changed) says whether the mapping
         differs from the file.
     type: bool
@@ -370,7 +370,10 @@ def _record(module, facts, ports, result):
     recorded = healthy_mapping(facts.get("listeners") or [], ports)
     result["recorded"] = recorded
     current, error = read_state_file(_read_file, path)
-    if error is None and current == dict((int(k), v["unit"]) for k, v in recorded.items()) \
+    # Ports that are not healthy now keep their last healthy unit: that memory is the point.
+    merged = dict((str(port), {"unit": unit}) for port, unit in (current if error is None else {}).items())
+    merged.update(recorded)
+    if error is None and current == dict((int(k), v["unit"]) for k, v in merged.items()) \
             and os.path.exists(path):
         return
     result["changed"] = True
@@ -383,7 +386,7 @@ def _record(module, facts, ports, result):
         result["backup_file"] = module.backup_local(path)
     handle, tmp = tempfile.mkstemp(prefix=".last_healthy.", dir=directory)
     with os.fdopen(handle, "w") as stream:
-        json.dump({"version": 1, "ports": recorded}, stream, indent=2, sort_keys=True)
+        json.dump({"version": 1, "ports": merged}, stream, indent=2, sort_keys=True)
         stream.write("\n")
     module.atomic_move(tmp, path)
 

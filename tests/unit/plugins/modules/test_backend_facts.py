@@ -126,3 +126,16 @@ def test_record_healthy_writes_then_is_unchanged_and_backs_up(host):
     kind, result = run_module(args)
     assert result["changed"] is True
     assert os.path.exists(result["backup_file"])
+
+
+def test_record_healthy_keeps_the_last_healthy_unit_of_ports_that_are_down_now(host):
+    state = str(host["tmp"] / "last_healthy.json")
+    with open(state, "w") as handle:
+        json.dump({"version": 1, "ports": {"9090": {"unit": "api.service"}}}, handle)
+    kind, result = run_module({"ports": [8080], "record_healthy": True, "state_file": state,
+                               "gather_subset": ["listeners"]})
+    assert kind is Exit and result["changed"] is True
+    with open(state) as handle:
+        ports = json.load(handle)["ports"]
+    assert ports["9090"] == {"unit": "api.service"}
+    assert ports["8080"]["unit"] == "app.service"
