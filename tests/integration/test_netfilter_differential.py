@@ -151,14 +151,15 @@ print(json.dumps(results))
 """
 
 # A ruleset may accept the SYN and reject what follows (the ACK is ESTABLISHED): the ICMP error for
-# the ACK then lands on a connected socket as a soft error, which SO_ERROR returns. connect() had
-# succeeded, so the prober asks getpeername() first.
+# the ACK then lands on a connected socket as a soft error, which SO_ERROR returns, or a TCP reset
+# aborts it (ECONNRESET; a reset in SYN_SENT is ECONNREFUSED). connect() had succeeded either way:
+# the prober asks getpeername() first, and ECONNRESET counts as open (the SYN was accepted).
 UNREACHABLE = {"EHOSTUNREACH", "ENETUNREACH", "EACCES", "ENOPROTOOPT"}
 
 
 def classify(code, name):
     """What the kernel told connect(): (observed_as, errno) in firewall_eval's vocabulary."""
-    if code == 0:
+    if code == 0 or name == "ECONNRESET":
         return "open", None
     if name == "timeout":
         return "timeout", None
