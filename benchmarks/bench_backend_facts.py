@@ -17,6 +17,10 @@ Everything is torn down afterwards (processes killed, namespace deleted), also o
 Needs root (ip netns). Usage:
 
     sudo .venv/bin/python benchmarks/bench_backend_facts.py [--procs 500] [--sockets 2000] [--rounds 5]
+        [--naive-rounds 1]
+
+The host is shared with whatever else runs: look at the pid count and load average printed
+first, and compare runs taken under similar conditions.
 
 Figures go to docs/backend_facts.md; this is not a test and asserts nothing.
 """
@@ -109,7 +113,7 @@ def delta(before, after):
             "wall_ms": (after[2] - before[2]) * 1000.0}
 
 
-def inner(rounds, ports):
+def inner(rounds, ports, naive_rounds):
     """Runs inside the namespace: measure collect() and the naive approach."""
     sys.path.insert(0, _collections_root())
     from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_collect import ENV, collect
@@ -143,7 +147,7 @@ def inner(rounds, ports):
                          "unavailable": [u["what"] for u in facts["unavailable"]]}
 
     samples = []
-    for _round in range(max(1, rounds // 2)):
+    for _round in range(naive_rounds):
         before = cpu_now()
         _rc, out, _err = run(["ss", "-tlnpH"])
         pids = []
@@ -183,12 +187,14 @@ def main():
     parser.add_argument("--procs", type=int, default=500)
     parser.add_argument("--sockets", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--naive-rounds", type=int, default=1,
+                        help="rounds of the naive approach (about a minute each)")
     parser.add_argument("--base-port", type=int, default=20000)
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ports", default="20000,20001", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.inner:
-        inner(args.rounds, [int(p) for p in args.ports.split(",")])
+        inner(args.rounds, [int(p) for p in args.ports.split(",")], args.naive_rounds)
         return 0
     if os.geteuid() != 0:
         print("needs root (ip netns add)", file=sys.stderr)
@@ -202,10 +208,13 @@ def main():
         listeners = spawn_listeners(namespace, args.procs, args.sockets, args.base_port)
         count = wait_listening(namespace, args.sockets)
         host_pids = len([n for n in os.listdir("/proc") if n.isdigit()])
-        print("namespace %s: %d listening sockets held by %d processes (%d pids on the host), ready in %.1fs"
-              % (namespace, count, args.procs, host_pids, time.time() - started))
+        print("namespace %s: %d listening sockets held by %d processes (%d pids on the host), ready in %.1fs;"
+              " Python %s; load average %s"
+              % (namespace, count, args.procs, host_pids, time.time() - started, sys.version.split()[0],
+                 " ".join("%.2f" % x for x in os.getloadavg())))
         out = subprocess.check_output(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(__file__),
                                        "--inner", "--rounds", str(args.rounds),
+                                       "--naive-rounds", str(args.naive_rounds),
                                        "--ports", "%d,%d" % (args.base_port, args.base_port + 1)],
                                       universal_newlines=True)
         results = json.loads(out.strip().splitlines()[-1])
