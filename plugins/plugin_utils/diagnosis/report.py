@@ -17,6 +17,35 @@ SCHEMA_VERSION = 1
 STAT_KEYS = ("status", "check_status", "last_chk")
 
 
+# What the probe should have seen for each L4 outcome of HAProxy's last check. An ICMP reject can
+# surface as L4TOUT when it arrives after HAProxy's check timeout (docs/causes.md).
+PROBE_FOR_CHECK = {
+    "L4CON": ("refused", "unreachable"),
+    "L4TOUT": ("timeout", "unreachable"),
+}
+CONNECTED_CHECKS = ("L4OK", "L6OK", "L6RSP", "L6TOUT", "L7OK", "L7OKC", "L7RSP", "L7STS", "L7TOUT")
+
+
+def cross_check(stat, probe):
+    """Does the probe from the LB agree with HAProxy's own last health check?"""
+    check = (stat or {}).get("check_status") or ""
+    check = check[2:] if check.startswith("* ") else check
+    result = (probe or {}).get("result")
+    if not check or not result:
+        return {"haproxy": check or None, "probe": result, "agree": None}
+    if check in CONNECTED_CHECKS:
+        agree = result == "open"
+    elif check in PROBE_FOR_CHECK:
+        agree = result in PROBE_FOR_CHECK[check]
+    else:
+        agree = None
+    record = {"haproxy": check, "probe": result, "agree": agree}
+    if agree is False:
+        record["note"] = ("HAProxy's check says %s but the probe saw %s: the fault may be intermittent, on the check "
+                          "port, or already fixed since the last check" % (check, result))
+    return record
+
+
 def server_record(ctx, verdict, findings):
     stat = ctx.stat or {}
     haproxy = dict((key, stat.get(key)) for key in STAT_KEYS)
@@ -33,6 +62,7 @@ def server_record(ctx, verdict, findings):
                    "address_raw": ctx.server.get("address_raw"), "check_port": ctx.server.get("check_port")},
         "haproxy": haproxy,
         "probe": dict(ctx.probe) if ctx.probe else {},
+        "cross_check": cross_check(ctx.stat, ctx.probe),
         "verdict": verdict,
         "findings": findings,
         "remediation": {"status": "not_requested", "actions": []},

@@ -61,6 +61,19 @@ def _socket_unit_for_port(facts, port):
     return None
 
 
+def _unpublished_container(facts, port):
+    """A running container that exposes the port without publishing it on the host."""
+    for container in facts.get("containers") or []:
+        if str(container.get("state") or "running").lower() not in ("running", "up"):
+            continue
+        published = set(p.get("container_port") for p in container.get("ports") or [] if p.get("host_port"))
+        for mapping in container.get("ports") or []:
+            if mapping.get("container_port") == port and not mapping.get("host_port") and port not in published \
+                    and (mapping.get("protocol") or "tcp") == "tcp":
+                return container
+    return None
+
+
 def _misplaced_listener_finding(ctx, listener):
     """A listener on the right port that does not accept the server's address."""
     listen_ip = parse_ip(listener.get("address"))
@@ -151,6 +164,23 @@ def check(ctx):
                        host=ctx.lb, file=ctx.server.get("file"), line=ctx.server.get("line"), from_port=ctx.port,
                        to_port=ports[0])))
             return findings
+
+    container = _unpublished_container(facts, ctx.port) if not on_port else None
+    if container is not None:
+        name = container.get("name") or container.get("id")
+        findings.append(finding(
+            "container_port_unmapped", "%s container %s exposes port %s but does not publish it on %s" % (
+                container.get("runtime"), name, ctx.port, ctx.host),
+            [evidence("%s ps on %s" % (container.get("runtime"), ctx.host), "%s (%s) %s: %s" % (
+                name, container.get("image"), container.get("status") or container.get("state"),
+                ", ".join("%s/%s%s" % (p.get("container_port"), p.get("protocol") or "tcp",
+                                       " <- %s:%s" % (p.get("host_address") or "*", p.get("host_port")) if p.get("host_port") else "")
+                          for p in container.get("ports") or []))),
+             evidence("listening sockets on %s" % ctx.host, "none on port %s" % ctx.port)],
+            manual("Publish the port when starting the container (e.g. -p %s:%s), or point HAProxy at a published "
+                   "port; lbdoctor does not recreate containers." % (ctx.port, ctx.port), host=ctx.host,
+                   container=name)))
+        return findings
 
     if not on_port:
         why = ("%s (named by %s) is %s" % (unit, ctx.intended_source, state.get("ActiveState") if state else "not known on the host")

@@ -221,3 +221,18 @@ def test_an_address_nobody_owns_is_host_unreachable_whether_the_probe_times_out_
         servers = run([server("ghost", "198.18.0.252", 8080, 30)], [stat("web", "ghost", "DOWN", "L4TOUT")], {},
                       probes=[("198.18.0.252", 8080) + probe])
         assert servers["ghost"]["verdict"] == "host_unreachable", probe
+
+
+def test_container_exposing_the_port_without_publishing_it():
+    # Shape of backend_facts' containers (docker ps --format '{{json .}}', Ports "80/tcp, 0.0.0.0:8443->443/tcp").
+    container = {"runtime": "docker", "id": "a" * 64, "name": "web", "image": "nginx:1.25", "state": "running",
+                 "status": "Up 2 hours",
+                 "ports": [{"host_address": None, "host_port": None, "container_port": 8080, "protocol": "tcp"},
+                           {"host_address": "0.0.0.0", "host_port": 8443, "container_port": 443, "protocol": "tcp"}]}
+    backend = backend_result("198.18.0.12")
+    backend["ansible_facts"]["lbdoctor_backend"]["containers"] = [container]
+    servers = run([server("c", "198.18.0.12", 8080, 31), server("d", "198.18.0.12", 8443, 32)],
+                  [stat("web", "c", "DOWN", "L4CON"), stat("web", "d", "DOWN", "L4CON")], {"h": backend})
+    assert servers["c"]["verdict"] == "container_port_unmapped"
+    assert "-p 8080:8080" in servers["c"]["findings"][0]["fix"]["description"]
+    assert servers["d"]["verdict"] == "no_listener"  # published but nothing listens on the host: not unmapped

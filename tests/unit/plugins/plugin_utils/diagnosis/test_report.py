@@ -58,3 +58,15 @@ def test_probe_targets_are_unique_in_config_order_with_check_ports():
     targets = probe_targets([lb_result(servers, []), {"unreachable": True}])
     assert targets == [{"address": "198.18.0.11", "port": 3306}, {"address": "198.18.0.11", "port": 9200},
                        {"address": "198.18.0.12", "port": 8080, "source": "198.18.0.2"}]
+
+
+def test_probe_is_cross_checked_with_haproxys_last_check():
+    from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.report import cross_check
+
+    assert cross_check({"check_status": "L4CON"}, {"result": "refused"})["agree"] is True
+    assert cross_check({"check_status": "* L4TOUT"}, {"result": "unreachable"}) == {
+        "haproxy": "L4TOUT", "probe": "unreachable", "agree": True}
+    disagreement = cross_check({"check_status": "L4OK"}, {"result": "refused"})
+    assert disagreement["agree"] is False and "intermittent" in disagreement["note"]
+    assert cross_check({"check_status": "L7STS"}, {"result": "open"})["agree"] is True
+    assert cross_check({}, {"result": "open"})["agree"] is None
