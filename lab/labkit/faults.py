@@ -52,6 +52,7 @@ FAULTS = {
     "firewalld_closed": ("firewall_reject", {}),
     "ufw_deny": ("firewall_drop", {}),
     "ufw_reject": ("firewall_reject", {}),
+    "redirect_no_listener": ("sidecar_redirect", {"tool": "iptables", "to_port": 15001}),
     "wrong_port": ("wrong_port", {"listen_port": None}),
     "port_conflict": ("port_conflict", {"holder": "unit", "holder_unit": None, "holder_address": "127.0.0.1"}),
     "no_listener": ("no_listener", {}),
@@ -97,6 +98,10 @@ def normalize(raw, where):
             fault["reject_with"] = "icmp-port-unreachable" if fault["tool"] == "iptables" else "default"
         if fault["reject_with"] not in table:
             raise LabError("%s: decoy_reject reject_with %r is not valid for %s" % (where, fault["reject_with"], fault["tool"]))
+    if kind == "redirect_no_listener":
+        if fault["tool"] not in ("iptables", "nft"):
+            raise LabError("%s: redirect_no_listener tool must be iptables or nft" % where)
+        fault["to_port"] = check_port(fault["to_port"], where + ": redirect_no_listener to_port")
     if kind == "port_conflict" and fault["holder"] not in ("unit", "process"):
         raise LabError("%s: port_conflict holder must be `unit` or `process`" % where)
     if kind == "wrong_port" and fault["listen_port"] is not None:
@@ -183,6 +188,14 @@ def apply(server, service, host, allocator):
             _front_end(host, "firewalld")["closed"].append(port)
         elif kind in ("ufw_deny", "ufw_reject"):
             _front_end(host, "ufw")["closed"].append({"port": port, "action": kind[len("ufw_"):]})
+        elif kind == "redirect_no_listener":
+            # what a service mesh's init container does (istio-init: REDIRECT to 15001), with no
+            # sidecar listening there
+            if fault["tool"] == "iptables":
+                host.setdefault("iptables_nat", []).append(
+                    "-A PREROUTING -p tcp -m tcp --dport %d -j REDIRECT --to-ports %d" % (port, fault["to_port"]))
+            else:
+                host.setdefault("nft_nat", []).append("tcp dport %d redirect to :%d" % (port, fault["to_port"]))
         elif kind == "wrong_port":
             if fault["listen_port"] is None:
                 fault["listen_port"] = port + 1 if port < 65535 else port - 1

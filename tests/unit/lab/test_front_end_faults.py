@@ -68,3 +68,17 @@ def test_front_end_decoys_take_no_reject_type():
     with pytest.raises(LabError, match="iptables, nft, firewalld or ufw"):
         faults.normalize({"type": "decoy_reject", "tool": "pf"}, "here")
     assert faults.normalize({"type": "decoy_reject", "tool": "firewalld"}, "here")["reject_with"] is None
+
+
+def test_redirect_without_a_sidecar_in_iptables_and_nft():
+    sc = resolved("firewall-verdicts.yml")
+    assert [s["expect"] for s in sc["servers"] if s["name"].endswith("-redirect")] == ["sidecar_redirect"] * 2
+    files, links = ops_for(sc, "ipt")
+    rules = files["/etc/iptables/rules.v4"]
+    assert "*nat\n" in rules and "-A PREROUTING -p tcp -m tcp --dport 8004 -j REDIRECT --to-ports 15001\n" in rules
+    assert rules.index("*nat") < rules.index("*filter")
+    files, links = ops_for(sc, "nft")
+    assert "type nat hook prerouting priority dstnat;" in files["/etc/nftables.conf"]
+    assert "\t\ttcp dport 8004 redirect to :15001\n" in files["/etc/nftables.conf"]
+    with pytest.raises(LabError, match="iptables or nft"):
+        faults.normalize({"type": "redirect_no_listener", "tool": "ufw"}, "here")
