@@ -11,7 +11,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import family_of, host_owns, parse_ip
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import (
+    family_of,
+    host_owns,
+    parse_ip,
+    resolved_addresses,
+)
 
 
 class ServerContext(object):
@@ -84,8 +89,7 @@ def _resolve(ctx):
         if ctx.ip is not None:
             ctx.resolution = {"source": "haproxy runtime (show stat addr)", "addresses": [str(ctx.ip)]}
             return
-    dns = ((ctx.lb_facts.get("dns") or {}).get(ctx.address) or {})
-    addresses = [a for a in dns.get("addresses") or [] if parse_ip(a) is not None]
+    addresses = resolved_addresses(ctx.lb_facts, ctx.address)
     if addresses:
         ctx.ip = parse_ip(addresses[0])
         ctx.resolution = {"source": "DNS on %s" % ctx.lb, "addresses": addresses}

@@ -57,3 +57,15 @@ def host_owns(addresses, target_ip):
         if parse_ip(entry.get("address")) == target_ip:
             return True
     return False
+
+
+def resolved_addresses(lb_facts, name):
+    """What the LB's resolver returns for a server hostname (haproxy_facts `dns`), as strings:
+    entries are {address, family} dicts, or plain strings in older or hand-written facts."""
+    entry = ((lb_facts or {}).get("dns") or {}).get(name) or {}
+    found = []
+    for item in entry.get("addresses") or []:
+        text = item.get("address") if isinstance(item, dict) else item
+        if parse_ip(text) is not None:
+            found.append(str(text))
+    return found

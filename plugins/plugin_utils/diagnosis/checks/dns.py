@@ -8,14 +8,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.findings import evidence, finding, manual
-from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import parse_ip
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import parse_ip, resolved_addresses
 
 
 def check(ctx):
     if ctx.server.get("family") != "hostname" or ctx.ip is None:
         return []
-    dns = (ctx.lb_facts.get("dns") or {}).get(ctx.address) or {}
-    resolved = [a for a in dns.get("addresses") or [] if parse_ip(a) is not None]
+    resolved = resolved_addresses(ctx.lb_facts, ctx.address)
     if not resolved or any(parse_ip(a) == ctx.ip for a in resolved):
         return []
     return [finding(

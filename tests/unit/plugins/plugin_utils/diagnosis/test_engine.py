@@ -181,7 +181,8 @@ def test_runtime_unavailable_falls_back_to_the_probe():
 def test_dns_mismatch_when_haproxy_uses_a_stale_address():
     srv = server("api", "api.example.test", 8080, 40, family="hostname")
     report = diagnose({LB: lb_result([srv], [stat("web", "api", "DOWN", "L4TOUT", addr="198.18.0.50:8080")],
-                                     dns={"api.example.test": {"addresses": ["198.18.0.11"]}})},
+                                     dns={"api.example.test": {"addresses": [{"address": "198.18.0.11",
+                                                                              "family": "ipv4"}]}})},
                       {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])}, generated_at=NOW)
     record = report["servers"][0]
     assert record["address"] == "198.18.0.50"
