@@ -4,7 +4,6 @@ Inputs: the shared corpus (../shared/corpus/firewalld_ufw: --list-all-zones from
 zone XML from firewalld) and files in tests/unit/fixtures/firewalld (README.md there).
 """
 
-import errno
 
 import pytest
 
@@ -25,6 +24,8 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils.firewalld_policy 
     firewalld_allows,
     suggest_fix,
 )
+
+from fake_host import FakeHost
 
 LIST_ALL = "firewalld_ufw/insights-firewall-cmd-list-all-zones.txt"
 
@@ -126,24 +127,6 @@ def test_active_zones_and_policies():
 
 
 # --- collection ---------------------------------------------------------------------------------
-
-class FakeHost(object):
-    def __init__(self, files=None, commands=None):
-        self.files, self.commands, self.ran = files or {}, commands or {}, []
-
-    def read(self, path):
-        value = self.files.get(path)
-        if value is None:
-            raise IOError(errno.ENOENT, "No such file or directory", path)
-        if isinstance(value, Exception):
-            raise value
-        return value
-
-    def run(self, argv):
-        self.ran.append(list(argv))
-        if tuple(argv) not in self.commands:
-            raise OSError(errno.ENOENT, "No such file or directory", argv[0])
-        return self.commands[tuple(argv)]
 
 
 def _services(fixture_text):

@@ -9,27 +9,7 @@ import errno
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
 
-
-class FakeHost(object):
-    def __init__(self, files=None, commands=None):
-        self.files = files or {}
-        self.commands = commands or {}
-        self.ran = []
-
-    def read(self, path):
-        value = self.files.get(path)
-        if value is None:
-            raise IOError(errno.ENOENT, "No such file or directory", path)
-        if isinstance(value, Exception):
-            raise value
-        return value
-
-    def run(self, argv):
-        self.ran.append(list(argv))
-        result = self.commands.get(tuple(argv))
-        if result is None:
-            raise OSError(errno.ENOENT, "No such file or directory", argv[0])
-        return result
+from fake_host import FakeHost
 
 
 def _eacces(path):

@@ -18,6 +18,8 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils.ufw_facts import 
 )
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.ufw_policy import suggest_fix, ufw_allows
 
+from fake_host import FakeHost
+
 STATUS = "firewalld_ufw/jc-ufw-status-verbose.txt"
 APPS = "firewalld_ufw/ufw-tests-apps-user.rules"
 USER6 = "firewalld_ufw/ufw-tests-user6.rules"
@@ -86,24 +88,6 @@ def test_shell_vars():
 
 
 # --- collection ---------------------------------------------------------------------------------
-
-class FakeHost(object):
-    def __init__(self, files=None, commands=None):
-        self.files, self.commands, self.ran = files or {}, commands or {}, []
-
-    def read(self, path):
-        value = self.files.get(path)
-        if value is None:
-            raise IOError(errno.ENOENT, "No such file or directory", path)
-        if isinstance(value, Exception):
-            raise value
-        return value
-
-    def run(self, argv):
-        self.ran.append(list(argv))
-        if tuple(argv) not in self.commands:
-            raise OSError(errno.ENOENT, "No such file or directory", argv[0])
-        return self.commands[tuple(argv)]
 
 
 def test_not_installed():
