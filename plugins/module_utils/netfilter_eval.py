@@ -210,6 +210,7 @@ class IptTable(object):
         self.variant = parsed.get("variant")
         self.source = parsed.get("source") or "iptables-save"
         self.seq = seq
+        self.handle = None  # the kernel table's nft handle (iptables-nft), when `nft -j` was read
         self._chains = {}
         tool = "iptables" if self.version == 4 else "ip6tables"
         self.prefix = "%s%s %s" % (tool, "-" + self.variant if self.variant else "", name)
@@ -269,6 +270,7 @@ class NftTable(object):
     def __init__(self, table, seq, source):
         self.table = table
         self.seq = seq
+        self.handle = table.get("handle")
         self.source = source
         self.nft_family = table["family"]
         self.name = table["name"]
@@ -506,9 +508,9 @@ class Ruleset(object):
                 if bhook != hook:
                     continue
                 if kind == "nat":
-                    nat.append((prio, table.seq, table, chain, extra))
+                    nat.append((prio, _registration_order(table), table, chain, extra))
                 else:
-                    entries.append((prio, 0, table.seq, "chain", (table, chain, extra)))
+                    entries.append((prio, 0, _registration_order(table), "chain", (table, chain, extra)))
         if hook in ("prerouting", "output"):
             entries.append((PRI_CONNTRACK, 1, 0, "conntrack", None))
         if nat:
@@ -724,6 +726,16 @@ class Ruleset(object):
         elif verdict == "unsupported":
             out["unsupported"] = {"rule": ref, "match": str(data)}
         return True
+
+
+def _registration_order(table):
+    """Order of base chains that share a hook and a priority. The kernel runs the one registered
+    last first (nf_hook_entries_grow() puts a new hook before those of equal priority). Tables
+    created through nftables (native, or iptables-nft) carry increasing handles: newest first.
+    Legacy tables have none and keep their place ahead of them, as before."""
+    if table.handle is None:
+        return (0, table.seq)
+    return (1, -int(table.handle))
 
 
 def _base_entries(table):
@@ -1143,8 +1155,13 @@ def compile_ruleset(facts):
             raise RulesetError(str(exc))
         for table in parsed["tables"] if parsed else []:
             if (table["family"], table["name"]) in ipt_nft_tables:
-                # The same kernel table, already read through iptables-nft-save.
+                # The same kernel table, already read through iptables-nft-save: keep only its
+                # handle, which says when it was registered.
                 nft_skipped.append("%s %s" % (table["family"], table["name"]))
+                for ipt_table in tables:
+                    if getattr(ipt_table, "variant", None) == "nft" and ipt_table.name == table["name"] and \
+                            ("ip" if ipt_table.family == "ipv4" else "ip6") == table["family"]:
+                        ipt_table.handle = table.get("handle")
                 continue
             seq += 1
             tables.append(NftTable(table, seq, parsed.get("source") or "nft"))

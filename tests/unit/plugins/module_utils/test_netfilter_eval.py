@@ -508,3 +508,14 @@ def test_output_path_of_the_haproxy_host():
         assert res["path"] == ["iptables filter OUTPUT"]
     assert seen == [("timeout", None), ("refused", "ECONNREFUSED"), ("refused", "ECONNREFUSED"),
                     ("unreachable", "EHOSTUNREACH"), ("open", None)]
+
+
+def test_equal_priority_base_chains_run_the_newest_table_first(fixture_text):
+    # The kernel runs the hook registered last first; `nft -j` table handles say which that is
+    # (captures in tests/unit/fixtures/netfilter/tie, README there).
+    ipt = fixture_text("netfilter/tie/iptables-nft-save.ipt-first.txt")
+    packet = {"family": "ipv4", "src": "198.18.4.2", "dst": "198.18.4.3", "dport": 8005, "iif": "eth0"}
+    t0_last = evaluate({"iptables_save": ipt, "nft_json": fixture_text("netfilter/tie/nft-j.ipt-first.json")}, packet)
+    filter_last = evaluate({"iptables_save": ipt, "nft_json": fixture_text("netfilter/tie/nft-j.nft-first.json")}, packet)
+    assert (t0_last["verdict"], t0_last["reject_with"], t0_last["rule"]["table"]) == ("reject", "tcp-reset", "t0")
+    assert (filter_last["verdict"], filter_last["rule"]["table"]) == ("drop", "filter")
