@@ -71,6 +71,19 @@ options:
       oif:
         description: Outgoing interface, for C(direction=output).
         type: str
+      mark:
+        description: The packet mark (C(meta mark), C(-m mark)) it arrives with; 0 when omitted.
+        type: int
+      src_mac:
+        description:
+          - Source MAC address, for C(-m mac) and C(ether saddr) rules. Without it such a rule makes
+            the verdict C(indeterminate).
+        type: str
+      mss:
+        description:
+          - The SYN's TCP MSS option, for C(-m tcpmss) and C(tcp option maxseg) rules. Without it
+            such a rule makes the verdict C(indeterminate).
+        type: int
   iptables_save:
     description: C(iptables-save) output (either backend). The variant is read from its header.
     type: str
@@ -91,16 +104,27 @@ options:
     type: str
   listeners:
     description:
-      - Listening TCP sockets C({address, port, v6only}), as in the backend facts. When given, an
+      - Listening TCP sockets C({address, port, v6only}), as in the backend facts. When known, an
         accepted SYN whose (possibly rewritten) destination no socket takes is C(refused) with
         C(no_listener=true).
+      - When omitted and the rulesets are read live (no ruleset option given), the module reads
+        them from this host the way M(lbdoctor.haproxy.backend_facts) does (C(/proc/net/tcp),
+        C(/proc/net/tcp6), C(IPV6_V6ONLY) through netlink or C(ss -tlneH), C(ss -tlnpeH) when
+        /proc cannot be read). If they cannot be read completely they stay unknown (no
+        C(refused) is derived from a partial list) and RV(host.unavailable) says why.
+      - When the rulesets are given as text they describe another host, so nothing is read here,
+        and without this option no listener check is made.
     type: list
     elements: dict
   addresses:
     description:
       - The host's addresses, as the backend facts' C(addresses) list, raw C(ip -j addr) output
         or a mapping interface name to addresses in C(ip -j addr) order. REDIRECT, addrtype, fib
-        and reverse-path matches need them.
+        and reverse-path matches need them, and so does telling a local destination from a
+        forwarded one (without them the SYN is assumed forwarded, with a warning).
+      - When omitted and the rulesets are read live, the module reads them from this host the way
+        M(lbdoctor.haproxy.backend_facts) does (C(ip -j addr show), then C(ip -o addr show) and
+        C(/proc/net/if_inet6)). Never read when the rulesets are given as text.
     type: raw
 notes:
   - Supports check mode; it runs the same way, since it changes nothing.
@@ -112,15 +136,20 @@ seealso:
 """
 
 EXAMPLES = r"""
+# On a live host the rulesets, the listeners and the addresses are all read from the host
+# (root is needed to read the rulesets and the owners of the sockets).
 - name: Evaluate the live rulesets of a backend for HAProxy's health checks
   lbdoctor.haproxy.firewall_eval:
     packets:
       - {src: 198.18.0.10, dst: 198.18.0.11, dport: 8080, iif: eth0}
       - {src: "2001:db8::10", dst: "2001:db8::11", dport: 8080, iif: eth0}
-    listeners: "{{ ansible_facts.lbdoctor_backend.listeners }}"
-    addresses: "{{ ansible_facts.lbdoctor_backend.addresses }}"
   become: true
   register: fw
+
+- name: Show each verdict
+  ansible.builtin.debug:
+    msg: "{{ item.packet.dst }}:{{ item.packet.dport }} {{ item.verdict }}, a client sees {{ item.observed_as }}"
+  loop: "{{ fw.results }}"
 
 - name: Evaluate a ruleset someone pasted, on any host
   lbdoctor.haproxy.firewall_eval:
@@ -186,8 +215,24 @@ results:
       description: What C(connect()) gets (C(ECONNREFUSED), C(EHOSTUNREACH), C(ENETUNREACH), C(EACCES), C(ENOPROTOOPT)); null for accept and drop.
       type: str
     no_listener:
-      description: Accepted, but no listener takes the destination (only with O(listeners)).
+      description: Accepted, but no listener takes the destination (only when the listeners are known).
       type: bool
+    listener:
+      description:
+        - The listening socket that takes the (possibly rewritten) destination, as given in
+          O(listeners) or read from the host; null when the listeners are unknown, for a SYN
+          that is not accepted, or when none takes it.
+      type: dict
+    packet:
+      description: The packet as evaluated C({family, src, dst, dport, sport, proto, iif, direction}).
+      type: dict
+    error:
+      description:
+        - Why the packet itself could not be read (an address of the wrong family, a port out of
+          range, an unreadable O(addresses) entry). The verdict is then C(indeterminate); the
+          other packets are still evaluated.
+      returned: when the packet could not be evaluated
+      type: str
     unsupported:
       description: For C(indeterminate), C({rule, match}) that could not be decided.
       type: dict
@@ -200,9 +245,44 @@ results:
       type: list
       elements: str
 sources:
-  description: The rulesets evaluated (C(iptables ipv4 nft), C(nft inet filter), ...) and the nft tables skipped because iptables-nft-save showed them.
+  description: The rulesets evaluated and what was noticed while reading them.
   returned: always
   type: dict
+  contains:
+    tables:
+      description: Each table evaluated (C(iptables-nft ipv4 filter), C(nft inet filter), ...).
+      type: list
+      elements: str
+    nft_skipped:
+      description: nft tables skipped because an iptables-nft-save dump already showed them.
+      type: list
+      elements: str
+    warnings:
+      description:
+        - Notes on the rulesets as a whole (tables not on the packet's path, both iptables
+          backends holding rules, ...); they are repeated in each result's RV(results[].warnings).
+      type: list
+      elements: str
+host:
+  description:
+    - The host context read live because O(listeners) or O(addresses) was omitted with no
+      ruleset option given C({listeners, addresses, unavailable}). A key is present only when it
+      was read; a null value means it could not be read, and C(unavailable) says why.
+  returned: when the rulesets are live and O(listeners) or O(addresses) was omitted
+  type: dict
+  contains:
+    listeners:
+      description: The listening TCP sockets read (the backend facts' C(listeners) shape); null when not read in full.
+      type: list
+      elements: dict
+    addresses:
+      description: The addresses read (the backend facts' C(addresses) shape); null when they could not be read.
+      type: list
+      elements: dict
+    unavailable:
+      description: What could not be read C({what, reason, source}), also the sources a fallback replaced.
+      type: list
+      elements: dict
 firewall:
   description: The live rulesets read (the C(firewall) subset of the backend facts), when no ruleset option was given.
   returned: when the live rulesets were read
@@ -212,6 +292,7 @@ firewall:
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_collect import collect
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_eval import RulesetError, compile_ruleset
 
@@ -240,6 +321,42 @@ def _sources(ruleset):
     return {"tables": tables, "nft_skipped": list(ruleset.nft_skipped), "warnings": list(ruleset.warnings)}
 
 
+def _complete(name, value, unavailable):
+    """Whether backend_collect read this subset in full. Its collectors note every failed source,
+    also when a fallback then read everything: listeners from `ss` after /proc failed completely
+    are complete (the note says "instead"), addresses from `ip -o` or /proc/net/if_inet6 after
+    `ip -j` are complete unless IPv4 is missing or nothing was read at all."""
+    notes = [item for item in unavailable if str(item.get("what")) == name or str(item.get("what")).startswith(name + ".")]
+    if name == "listeners":
+        return not any(item.get("what") == "listeners" and "instead" not in str(item.get("reason")) for item in notes)
+    if any(item.get("what") == "addresses.ipv4" for item in notes):
+        return False
+    return bool(value) or not notes
+
+
+def _live_host_context(run, listeners, addresses):
+    """Read what was not given from this host with backend_facts' collectors. Returns
+    (listeners, addresses, host): a subset that could not be read in full stays None."""
+    wanted = [name for name, value in (("listeners", listeners), ("addresses", addresses)) if value is None]
+    if not wanted:
+        return listeners, addresses, None
+    facts = collect(run, options={"gather_subset": wanted})
+    unavailable = facts.get("unavailable") or []
+    host = {"unavailable": unavailable}
+    for name in wanted:
+        value = facts.get(name)
+        if not _complete(name, value, unavailable):
+            # A partial list would make every socket or address it missed look refused or
+            # forwarded: keep it unknown instead.
+            value = None
+        host[name] = value
+        if name == "listeners":
+            listeners = value
+        else:
+            addresses = value
+    return listeners, addresses, host
+
+
 def main():
     packet_spec = dict(
         family=dict(type="str", choices=["ipv4", "ipv6"]),
@@ -251,6 +368,9 @@ def main():
         iif=dict(type="str"),
         direction=dict(type="str", default="input", choices=["input", "output"]),
         oif=dict(type="str"),
+        mark=dict(type="int"),
+        src_mac=dict(type="str"),
+        mss=dict(type="int"),
     )
     module = AnsibleModule(
         argument_spec=dict(
@@ -268,11 +388,17 @@ def main():
     params = module.params
     result = {"changed": False}
     given = dict((key, params[key]) for key in TEXT_OPTIONS if params.get(key) not in (None, ""))
+    listeners = params["listeners"]
+    addresses = params["addresses"]
     if given:
         facts = given
     else:
-        facts = collect_firewall(_runner(module))
+        run = _runner(module)
+        facts = collect_firewall(run)
         result["firewall"] = facts
+        listeners, addresses, host = _live_host_context(run, listeners, addresses)
+        if host is not None:
+            result["host"] = host
     try:
         ruleset = compile_ruleset(facts).validate()
     except RulesetError as exc:
@@ -282,7 +408,7 @@ def main():
     for packet in params["packets"]:
         packet = dict((k, v) for k, v in packet.items() if v is not None)
         try:
-            results.append(ruleset.evaluate(packet, listeners=params["listeners"], addresses=params["addresses"]))
+            results.append(ruleset.evaluate(packet, listeners=listeners, addresses=addresses))
         except RulesetError as exc:
             module.fail_json(msg="cannot read the ruleset: %s" % to_native(exc), **result)
     result["results"] = results
