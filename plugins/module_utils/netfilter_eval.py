@@ -594,13 +594,14 @@ class Ruleset(object):
                 return self._done(ctx, out)
         # routing decision
         if pkt["direction"] == "input":
-            local = ctx.host.is_local(ctx.version, ctx.dst)
+            # A REDIRECT to an address not known (no `addresses`) still goes to a local one.
+            local = True if ctx.dst is None else ctx.host.is_local(ctx.version, ctx.dst)
             if local is None:
                 local = False
                 ctx.warnings.append("the destination %s after NAT is not known to be local: the SYN "
                                     "is assumed to be forwarded (give `addresses` to be sure)"
                                     % ip_text(ctx.version, ctx.dst))
-            if ctx.version == 4 and (ctx.dst >> 24) == 127 and ctx.dnat and ctx.iif not in ("lo", None):
+            if ctx.version == 4 and ctx.dst is not None and (ctx.dst >> 24) == 127 and ctx.dnat and ctx.iif not in ("lo", None):
                 ctx.warnings.append(
                     "the destination was rewritten to %s: the kernel drops it as a martian unless "
                     "net.ipv4.conf.%s.route_localnet=1" % (ip_text(4, ctx.dst), ctx.iif))

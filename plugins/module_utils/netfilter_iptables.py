@@ -449,13 +449,18 @@ def _addr_fn(field, spec, negate, version):
     if mask is not None:  # non-contiguous mask
 
         def fn_mask(c):
-            return ((getattr(c, field) & mask) == lo) != negate
+            value = getattr(c, field)
+            if value is None:
+                return None
+            return ((value & mask) == lo) != negate
         return fn_mask, None
     if field == "src":
         def fn(c):
             return (lo <= c.src <= hi) != negate
     else:
         def fn(c):
+            if c.dst is None:  # REDIRECT to the incoming interface's address, not known
+                return None
             return (lo <= c.dst <= hi) != negate
     return fn, (None if negate else (lo, hi))
 

@@ -405,7 +405,7 @@ def _payload_getter(body):
         if field == "saddr":
             return Getter(lambda c: c.src if c.version == want else MISMATCH, kind, desc)
         if field == "daddr":
-            return Getter(lambda c: c.dst if c.version == want else MISMATCH, kind, desc)
+            return Getter(_daddr_getter(want, desc), kind, desc)
         if field in ("protocol", "nexthdr"):
             return Getter(lambda c: 6 if c.version == want else MISMATCH, "proto", desc)
         if field == "version":
@@ -426,6 +426,16 @@ def _payload_getter(body):
     if proto in ("udp", "udplite", "icmp", "icmpv6", "sctp", "dccp", "esp", "ah", "comp", "gre", "igmp", "arp"):
         return Getter(lambda c: MISMATCH, "int", desc)
     return Getter(_unknown_getter(desc), "int", desc)
+
+
+def _daddr_getter(want, desc):
+    def fn(c):
+        if c.version != want:
+            return MISMATCH
+        if c.dst is None:  # REDIRECT to the incoming interface's address, not known
+            raise _Unknown(desc)
+        return c.dst
+    return fn
 
 
 def _unknown_getter(desc, applies=None):

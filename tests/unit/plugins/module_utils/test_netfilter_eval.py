@@ -264,6 +264,27 @@ def test_redirect_on_an_interface_without_address_drops():
     assert res["verdict"] == "drop"
 
 
+def test_redirect_without_addresses_leaves_the_new_address_open_never_a_crash():
+    """REDIRECT's address comes from the interface; without `addresses` it is unknown: a later
+    `-d` or `ip daddr` match on it is undecidable (both outcomes), the route is still local."""
+    nat = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+           "-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001\nCOMMIT\n")
+    res = ev(nat + filt("-A INPUT -d 198.18.0.11/32 -p tcp -m tcp --dport 15001 -j DROP"))
+    assert res["verdict"] == "indeterminate" and res["route"] == "local"
+    assert res["destination"] == {"address": None, "port": 15001}
+    assert res["unsupported"]["match"] == "-d 198.18.0.11/32"
+    assert sorted(p["verdict"] for p in res["possible"]) == ["accept", "drop"]
+    res = ev(nat + filt("-A INPUT -d 198.18.0.11/32 -p tcp -m tcp --dport 15001 -j DROP"),
+             addresses={"eth0": ["198.18.0.11/24"]})
+    assert res["verdict"] == "drop"
+    nft = ("table ip f {\n\tchain pre {\n\t\ttype nat hook prerouting priority -100; policy accept;\n"
+           "\t\ttcp dport 8080 redirect to :15001\n\t}\n\tchain input {\n"
+           "\t\ttype filter hook input priority 0; policy accept;\n\t\tip daddr 198.18.0.11 tcp dport 15001 drop\n"
+           "\t}\n}\n")
+    res = evaluate({"nft_text": nft}, pkt())
+    assert res["verdict"] == "indeterminate" and res["unsupported"]["match"] == "ip daddr 198.18.0.11"
+
+
 def test_dnat_to_another_local_port_and_the_listener_check():
     text = ("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
             "-A PREROUTING -d 198.18.0.11/32 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 198.18.0.11:9090\n"
