@@ -34,6 +34,13 @@ DEFAULT_RISE = 2
 DEFAULT_STATS_LEVEL = "operator"  # HAProxy 2.x default for `stats socket` without `level`
 
 _SPECIAL_CHARS = re.compile(r"[\"'\\$#]")
+# Bytes that are not UTF-8 arrive as lone surrogates (surrogateescape, U+DC80-U+DCFF); any lone
+# surrogate would make the module's JSON result invalid UTF-8 (ansible-core 2.19 refuses it).
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# Control characters a text configuration never holds (tab, LF, VT, FF and CR are blanks/ends).
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
+BINARY_CONTROL_SHARE = 0.01  # more control characters than this share of a file: not text
+MAX_ENCODING_WARNINGS = 20  # per file; the rest are counted in one more warning
 _VARNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_IN_ADDRESS = re.compile(r"\$(\{)?([A-Za-z0-9_]*)(\})?")
 _TIME_RE = re.compile(r"^(\d+)(us|ms|s|m|h|d)?$")
@@ -75,7 +82,8 @@ def tokenize(line, env=None, problems=None):
     ``problems`` (a list) receives ``(severity, code, message)`` tuples. Raises ConfigParseError
     (source "-", line None) for an unmatched quote or brace; the caller adds file and line.
     """
-    if not _SPECIAL_CHARS.search(line):
+    if line.isascii() and not _SPECIAL_CHARS.search(line):
+        # str.split() would also split on non-ASCII blanks (U+00A0...), which HAProxy keeps in words
         return line.split()
     words = []
     cur = []
@@ -526,13 +534,34 @@ class _Parser(object):
             lineno = text.count("\n", 0, text.index("\0")) + 1
             self.error(source, lineno, "binary content (NUL byte): not a configuration file", "binary")
             return
+        controls = _CONTROL_CHARS.search(text)
+        if controls:
+            count = len(_CONTROL_CHARS.findall(text))
+            if count > BINARY_CONTROL_SHARE * len(text):
+                lineno = text.count("\n", 0, controls.start()) + 1
+                self.error(source, lineno, "binary content (control character 0x%02X on this line; %d of %d "
+                           "characters are control characters): not a configuration file"
+                           % (ord(controls.group(0)), count, len(text)), "binary")
+                return
+        undecodable = _SURROGATES.search(text) is not None
+        encoding_warnings = [0]
         self.section = None
         self.proxy = None
         cond_stack = []  # entries: [active_now, any_taken, parent_active, line]
-        for lineno, line in enumerate(text.splitlines(), 1):
+        # HAProxy reads lines up to LF only (str.splitlines() would also split on VT, FF, U+2028...)
+        for lineno, line in enumerate(text.split("\n"), 1):
+            if line.endswith("\r"):
+                line = line[:-1]
             stripped = line.lstrip(" \t")
             if not stripped or stripped[0] == "#":
                 continue
+            if controls and _CONTROL_CHARS.search(line):
+                char = _CONTROL_CHARS.search(line).group(0)
+                self.warning(source, lineno, "control character 0x%02X in this line (HAProxy keeps it as part of a "
+                             "word); was the file edited with a binary tool?" % ord(char), "control-character")
+            if undecodable and _SURROGATES.search(line):
+                line = self._undecodable(source, lineno, line, encoding_warnings)
+                stripped = line.lstrip(" \t")
             active = all(entry[0] for entry in cond_stack)
             if stripped[0] == ".":
                 self._directive(source, lineno, stripped, cond_stack, active)
@@ -556,7 +585,35 @@ class _Parser(object):
             self._line(source, lineno, words, line)
         for entry in cond_stack:
             self.error(source, entry[3], "missing '.endif' for this '.if' at end of file", "conditional")
+        if encoding_warnings[0] > MAX_ENCODING_WARNINGS:
+            self.warning(source, None, "%d more lines with bytes that are not UTF-8 (not listed one by one)"
+                         % (encoding_warnings[0] - MAX_ENCODING_WARNINGS), "encoding")
         self._end_section()
+
+    def _undecodable(self, source, lineno, line, counter):
+        """A line with bytes that are not UTF-8 (lone surrogates): the line with U+FFFD in their place.
+
+        Warns (file and line) when such a byte is in what HAProxy reads, not in a trailing comment.
+        """
+        try:
+            words = tokenize(line, None)
+            in_words = any(_SURROGATES.search(word) for word in words)
+        except ConfigParseError:
+            in_words = True
+        if in_words:
+            counter[0] += 1
+            if counter[0] <= MAX_ENCODING_WARNINGS:
+                found = _SURROGATES.search(line)
+                values = []
+                for char in _SURROGATES.findall(line):
+                    code = ord(char)
+                    label = "0x%02X" % (code - 0xDC00) if 0xDC80 <= code <= 0xDCFF else "U+%04X" % code
+                    if label not in values:
+                        values.append(label)
+                self.warning(source, lineno, "bytes that are not UTF-8 (%s, first at column %d): HAProxy uses them "
+                             "as they are, lbdoctor shows them as U+FFFD" % (", ".join(values[:8]), found.start() + 1),
+                             "encoding")
+        return _SURROGATES.sub("\ufffd", line)
 
     def _directive(self, source, lineno, stripped, cond_stack, active):
         try:
@@ -1166,7 +1223,9 @@ def _check_type(settings):
 def parse_config(sources, env=None, features=None, version=None):
     """Parse configuration files given in load order.
 
-    ``sources``: list of ``(path, text)``; ``text`` None means unreadable (then give
+    ``sources``: list of ``(path, text)``; ``text`` is str or bytes (UTF-8; bytes that are not
+    UTF-8, and lone surrogates of a str decoded with ``surrogateescape``, become U+FFFD with an
+    ``encoding`` warning naming file and line); None means unreadable (then give
     ``(path, None, reason)``). ``env``: the HAProxy process environment (None: unknown, ``${VAR}``
     kept as written). ``features``: set of feature names from ``haproxy -vv`` (None: unknown).
     ``version``: HAProxy version string for version_atleast()/version_before().
@@ -1177,11 +1236,16 @@ def parse_config(sources, env=None, features=None, version=None):
     files = []
     for item in sources:
         path, text = item[0], item[1]
+        if not path.isascii() and _SURROGATES.search(path):
+            path = _SURROGATES.sub("\ufffd", path)  # a file name that is not UTF-8
         files.append(path)
         if text is None:
             reason = item[2] if len(item) > 2 else "unreadable"
             parser.error(path, None, "cannot read configuration file: %s" % reason, "unreadable")
             continue
+        if isinstance(text, bytes):
+            # undecodable bytes become lone surrogates here; feed() reports and replaces them
+            text = text.decode("utf-8", "surrogateescape")
         if text.startswith("\ufeff"):
             text = text[1:]
         parser.feed(path, text)

@@ -6,13 +6,14 @@
 ``gather(options, run, fs=..., query_fn=..., resolve_fn=..., now=...)`` is what the
 haproxy_facts module calls; every dependency on the host is a parameter so tests feed captured
 output. Nothing here raises for a host problem: it lands in ``unavailable`` and the rest comes
-back. Standard library only.
+back. The result is always valid UTF-8 (``utf8_safe``). Standard library only.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 import socket
 import threading
@@ -26,6 +27,7 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_ru
 CONTENT_NAME = "<content>"
 _CHECK_LINE = re.compile(r"^\[(ALERT|WARNING|NOTICE|DIAG)\]\s*(?:\(\d+\)|\d+/\d+ \(\d+\))?\s*:\s*(.*)$")
 _FILE_LINE = re.compile(r"\[([^\[\]]+?):(\d+)\]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def parse_version_output(text):
@@ -76,8 +78,40 @@ def _read_sources(files, fs, unavailable):
             sources.append((path, None, reason))
             unavailable.append({"what": "config", "reason": "cannot read: %s" % reason, "source": path})
             continue
-        sources.append((path, data.decode("utf-8", "surrogateescape")))
+        # bytes: the parser decodes them and warns (file:line) where a line is not UTF-8
+        sources.append((path, data))
     return sources
+
+
+def _clean_text(text):
+    return _SURROGATES.sub("\ufffd", text) if not text.isascii() else text
+
+
+def _clean_walk(value):
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, dict):
+        return dict((_clean_walk(k), _clean_walk(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_clean_walk(v) for v in value]
+    return value
+
+
+def utf8_safe(facts):
+    """``facts`` as strict UTF-8 can carry them: every lone surrogate replaced by U+FFFD.
+
+    Text that came from bytes with ``surrogateescape`` (paths from the command line or a
+    directory listing, ``/proc/PID/environ``, command output) keeps lone surrogates, and
+    ansible-core 2.19 refuses a module result holding one ("Refusing to deserialize an invalid
+    UTF8 string value"). One JSON encoding tells whether there is any; only then is it walked.
+    """
+    try:
+        json.dumps(facts, ensure_ascii=False).encode("utf-8")
+        return facts
+    except UnicodeEncodeError:
+        return _clean_walk(facts)
+    except (TypeError, ValueError):
+        return _clean_walk(facts)
 
 
 def _socket_candidates(config, override, master_socket=None):
@@ -280,7 +314,7 @@ def gather(options, run, fs=None, query_fn=None, resolve_fn=None, now=None, proc
                                      window_minutes=int(options.get("log_window") or 60), files=log_files, now=now)
         unavailable.extend(logs.pop("unavailable"))
         facts["logs"] = logs
-    return facts
+    return utf8_safe(facts)
 
 
 def _attach_runtime_addresses(facts):

@@ -249,7 +249,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import gather
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import gather, utf8_safe
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
 
@@ -266,14 +266,16 @@ def _runner(module):
             return 127, "", "%s: not found" % binary
         update = dict(env or {})
         update.update(ENV)
-        return module.run_command(argv, environ_update=update, check_rc=False)
+        # output that is not UTF-8 (a config line echoed by `haproxy -c`, a log line) becomes
+        # U+FFFD: a lone surrogate would make the result invalid UTF-8, which ansible refuses
+        return module.run_command(argv, environ_update=update, check_rc=False, errors="replace")
 
     return run
 
 
 def _read_text(path):
     with open(path, "rb") as handle:
-        return handle.read().decode("utf-8", "surrogateescape")
+        return handle.read().decode("utf-8", "replace")
 
 
 def _haproxy_processes(facts):
@@ -327,7 +329,8 @@ def main():
     if params["firewall"] and params["content"] is None:
         facts["firewall"] = collect_firewall(run, _read_text)
         facts["unavailable"].extend(facts["firewall"].pop("unavailable", None) or [])
-    module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": facts})
+    # the SELinux/AppArmor and firewall parts carry paths and command output too
+    module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": utf8_safe(facts)})
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Behaviour on tricky inputs was checked against HAProxy 2.6.12 (`haproxy -c` and 
 lines) on Debian 12; the tests quote what HAProxy did.
 """
 
+import json
+
 import pytest
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config import (
@@ -238,6 +240,86 @@ def test_binary_garbage_is_an_error_not_a_crash():
     conf = parse_config([("/tmp/x.cfg", "global\n\x00\x01\x02garbage\n")])
     assert codes(conf["errors"]) == [(2, "binary")]
     assert conf["backends"] == []
+
+
+def strict_utf8(data):
+    """The JSON a module would return, encoded as strict UTF-8 (raises on a lone surrogate)."""
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
+
+
+LATIN1 = (b"global\n"
+          b"    log /dev/log local0\n"
+          b"backend web\n"
+          b"    option httpchk\n"
+          b"    http-check send hdr Host caf\xe9.example\n"
+          b"    server web1 198.18.0.11:8080 check  # \xe9t\xe9\n"
+          b"# r\xe9seau\n"
+          b"    server caf\xe9 198.18.0.12:8080\n")
+
+
+@pytest.mark.parametrize("text", [LATIN1, LATIN1.decode("utf-8", "surrogateescape")], ids=["bytes", "surrogates"])
+def test_bytes_that_are_not_utf8_are_replaced_and_warned(text):
+    conf = parse_config([("/etc/haproxy/latin1.cfg", text)])
+    strict_utf8(conf)
+    # only the lines where such a byte is in a word, not in a comment
+    assert [(w["file"], w["line"], w["code"]) for w in conf["warnings"]] == [
+        ("/etc/haproxy/latin1.cfg", 5, "encoding"), ("/etc/haproxy/latin1.cfg", 8, "encoding")]
+    assert "0xE9" in conf["warnings"][0]["message"] and "column 33" in conf["warnings"][0]["message"]
+    web = conf["backends"][0]
+    assert web["httpchk"]["host"] == "caf\ufffd.example"
+    assert web["http_check"][0]["args"] == ["send", "hdr", "Host", "caf\ufffd.example"]
+    assert [s["name"] for s in web["servers"]] == ["web1", "caf\ufffd"]
+    # the replaced name is still checked as HAProxy checks the byte: not a permitted character
+    assert [(e["line"], e["code"]) for e in conf["errors"]] == [(8, "invalid-name")]
+    assert "caf\ufffd" in conf["errors"][0]["message"]
+
+
+def test_file_name_that_is_not_utf8_is_replaced():
+    conf = parse_config([("/etc/haproxy/caf\udce9.cfg", "backend b\n    server s1 10.0.0.1:80 bogus\n")])
+    strict_utf8(conf)
+    assert conf["files"] == ["/etc/haproxy/caf\ufffd.cfg"]
+    assert (conf["errors"][0]["file"], conf["errors"][0]["line"]) == ("/etc/haproxy/caf\ufffd.cfg", 2)
+
+
+def test_many_undecodable_lines_are_warned_up_to_a_limit():
+    text = b"backend b\n" + b"".join(b"    server s%d h\xe9%d:80\n" % (i, i) for i in range(30))
+    conf = parse_config([("x.cfg", text)])
+    encoding = [w for w in conf["warnings"] if w["code"] == "encoding"]
+    assert [w["line"] for w in encoding[:20]] == list(range(2, 22))
+    assert len(encoding) == 21 and encoding[20]["line"] is None and encoding[20]["message"].startswith("10 more")
+    strict_utf8(conf)
+
+
+def test_binary_garbage_without_nul_is_one_error_with_file_and_line():
+    # what `head -c 3000 /dev/urandom | tr -d '\\000'` gives: bytes of every value but NUL
+    junk = b"global\n" + bytes(bytearray((i * 151 + 7) % 255 + 1 for i in range(3000)))
+    conf = parse_config([("/tmp/junk.cfg", junk)])
+    strict_utf8(conf)
+    assert [(e["file"], e["line"], e["code"]) for e in conf["errors"]] == [("/tmp/junk.cfg", 2, "binary")]
+    assert "control character" in conf["errors"][0]["message"]
+    assert conf["warnings"] == [] and conf["backends"] == []
+
+
+def test_a_stray_control_character_is_a_warning():
+    text = "backend b\n" + "".join(
+        "    server s%d 10.0.0.%d:80 check\n" % (i, i) for i in range(1, 40)) + "    server x 10.0.1.1:80\x1b\n"
+    conf = parse_config([("x.cfg", text)])
+    assert [(w["line"], w["code"]) for w in conf["warnings"]] == [(41, "control-character")]
+    assert len(conf["backends"][0]["servers"]) == 40
+
+
+def test_lines_end_at_line_feeds_only():
+    # VT and FF are blanks to HAProxy, U+2028 is part of a word: none of them ends a line
+    conf = parse("backend b\n    server\x0cs1 10.0.0.1:80\n    description a\u2028b\n    server s2 bogus:x\n")
+    assert servers(conf, "b")["s1"]["line"] == 2
+    assert codes(conf["errors"]) == [(4, "address")]
+
+
+def test_a_non_ascii_blank_is_part_of_a_word():
+    # U+00A0 (a non-breaking space pasted from a web page) does not separate words in HAProxy
+    conf = parse("backend b\n    server s1\u00a010.0.0.1:80 10.0.0.2:80\n")
+    assert codes(conf["errors"]) == [(2, "invalid-name")]
+    assert servers(conf, "b")["s1\u00a010.0.0.1:80"]["address"] == "10.0.0.2"
 
 
 def test_unreadable_file_is_an_error():

@@ -4,6 +4,7 @@ host faked (fake /proc and files, canned command output, a canned runtime API, a
 `haproxy -c` messages are the ones HAProxy 2.6.12 printed on Debian 12 for the corpus files.
 """
 
+import json
 import socket
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import (
@@ -217,3 +218,29 @@ def test_gather_falls_back_to_the_master_cli(fixture_text):
     assert facts["runtime"]["available"] is True
     assert facts["runtime"]["socket"] == "/run/haproxy-master.sock (master CLI, @1)"
     assert sent[:2] == [("/run/haproxy/admin.sock", False, "show info"), ("/run/haproxy-master.sock", True, "show info")]
+
+
+def test_gather_result_is_strict_utf8_when_the_host_gives_other_bytes():
+    """A Latin-1 config under a Latin-1 directory name, an environment value and `haproxy -c`
+    output that are not UTF-8 (as a runner decoding with surrogateescape returns them)."""
+    path = "/etc/haproxy/caf\udce9/haproxy.cfg"
+    files, links = proc_entry(100, 1, ["/usr/sbin/haproxy"], environ=b"WEB1=198.18.0.11\0NOTE=r\xe9seau\0")
+    files["/proc/100/cmdline"] = b"/usr/sbin/haproxy\0-f\0/etc/haproxy/caf\xe9/haproxy.cfg\0"
+    files[path] = CONFIG + b"    http-check send hdr Host caf\xe9.example\n"
+    check = ("[ALERT]    (1) : config : parsing [%s:11] : unknown keyword 'caf\udce9'.\n" % path)
+
+    def run(argv, env=None):
+        if argv[1:] == ["-vv"]:
+            return 0, VV, ""
+        return 1, "", check
+
+    facts = gather({"runtime": False, "resolve": False}, run, fs=FakeFS(files, links))
+    json.dumps(facts, ensure_ascii=False).encode("utf-8")  # what ansible-core 2.19 insists on
+    config = facts["config"]
+    assert config["files"] == ["/etc/haproxy/caf\ufffd/haproxy.cfg"]
+    assert [(w["file"], w["line"], w["code"]) for w in config["warnings"]] == [
+        ("/etc/haproxy/caf\ufffd/haproxy.cfg", 11, "encoding")]
+    assert config["backends"][0]["servers"][0]["address"] == "198.18.0.11"
+    assert [e["message"] for e in config["errors"] if e["origin"] == "haproxy -c"] == [
+        "unknown keyword 'caf\ufffd'."]
+    assert facts["haproxy"]["process"]["argv"][2] == "/etc/haproxy/caf\ufffd/haproxy.cfg"

@@ -3,8 +3,14 @@ runner (argv lists, LC_ALL=C, the HAProxy environment, a missing binary never fa
 module). AnsibleModule.exit_json/fail_json/run_command are mocked.
 """
 
+import json
+import os
+import stat
+
 import pytest
 from ansible.module_utils import basic
+
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_locate
 
 from ansible_collections.lbdoctor.haproxy.plugins.modules import haproxy_facts
 
@@ -59,18 +65,78 @@ def test_runner_argv_and_environment(monkeypatch):
         def get_bin_path(self, name):
             return "/usr/sbin/haproxy" if name == "haproxy" else None
 
-        def run_command(self, argv, environ_update=None, check_rc=True):
-            seen.append((argv, environ_update, check_rc))
+        def run_command(self, argv, environ_update=None, check_rc=True, errors="surrogate_or_strict"):
+            seen.append((argv, environ_update, check_rc, errors))
             return 0, "out", ""
 
     run = haproxy_facts._runner(FakeModule())
     assert run(["haproxy", "-vv"]) == (0, "out", "")
     assert run(["haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"], {"WEB1": "10.0.0.1", "LC_ALL": "fr_FR"}) == \
         (0, "out", "")
-    assert seen[0] == (["haproxy", "-vv"], {"LC_ALL": "C", "LANG": "C"}, False)
+    assert seen[0] == (["haproxy", "-vv"], {"LC_ALL": "C", "LANG": "C"}, False, "replace")
     # the HAProxy environment is passed, but the locale stays C
     assert seen[1][1] == {"WEB1": "10.0.0.1", "LC_ALL": "C", "LANG": "C"}
     # a missing binary is a (127, ...) answer, never a module failure
     assert run(["systemctl", "show"])[0] == 127
     assert run(["/nonexistent/haproxy", "-vv"])[0] == 127
     assert len(seen) == 2
+
+
+FAKE_HAPROXY = r"""#!/bin/sh
+# -vv: a version; -c: what HAProxy 2.6 prints for a Latin-1 byte in a keyword (the byte as is)
+case "$1" in
+  -vv) echo "HAProxy version 2.6.12-1+deb12u4 2026/10/17"; echo "Feature list : +EPOLL" ;;
+  -c) printf '[ALERT]    (1) : config : parsing [%s:6] : unknown keyword \047caf\351\047 in \047backend\047 section\n' "$3" >&2; exit 1 ;;
+esac
+"""
+
+
+def _fake_host(tmp_path, monkeypatch):
+    """PATH holds only a fake haproxy (and a systemctl that fails); no running haproxy is seen."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name, text in (("haproxy", FAKE_HAPROXY), ("systemctl", "#!/bin/sh\nexit 1\n")):
+        path = bindir / name
+        path.write_text(text)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", str(bindir))
+    monkeypatch.setattr(haproxy_locate, "find_haproxy_processes", lambda fs, proc="/proc": [])
+
+
+def test_bytes_that_are_not_utf8_give_a_strict_utf8_result(tmp_path, monkeypatch):
+    """ansible-core 2.19 refuses a result with a lone surrogate ("Refusing to deserialize an
+    invalid UTF8 string value"): config, `haproxy -c` output and log lines are all Latin-1 here."""
+    _fake_host(tmp_path, monkeypatch)
+    config = tmp_path / "x.cfg"
+    config.write_bytes(b"global\n    log /dev/log local0\nbackend web\n    option httpchk\n"
+                       b"    http-check send hdr Host caf\xe9\n    server web1 198.18.0.11:8080 check\n")
+    log = tmp_path / "haproxy.log"
+    # HAProxy's stderr shape without a date: never outside the window
+    log.write_bytes(b"[WARNING]  (812) : Server web/web1 is DOWN, "
+                    b"reason: Layer7 wrong status, code: 503, info: \"Service Unavailable caf\xe9\", check "
+                    b"duration: 1ms. 0 active and 0 backup servers left.\n")
+    result = run_module({"config": [str(config)], "runtime": False, "resolve": False, "mac": False,
+                         "firewall": False, "log_files": [str(log)]})
+    assert isinstance(result, Exit), result.args
+    json.dumps(result.args[0], ensure_ascii=False).encode("utf-8")
+    conf = result.args[0]["ansible_facts"]["lbdoctor_haproxy"]["config"]
+    assert [(w["file"], w["line"], w["code"]) for w in conf["warnings"]] == [(str(config), 5, "encoding")]
+    assert conf["backends"][0]["httpchk"]["host"] == "caf\ufffd"
+    check = [e for e in conf["errors"] if e["origin"] == "haproxy -c"]
+    assert [(e["file"], e["line"], e["message"]) for e in check] == [
+        (str(config), 6, "unknown keyword 'caf\ufffd' in 'backend' section")]
+    logs = result.args[0]["ansible_facts"]["lbdoctor_haproxy"]["logs"]
+    assert logs["servers"]["web/web1"]["last_info"] == "Service Unavailable caf\ufffd"
+
+
+def test_binary_garbage_is_a_clear_error_not_a_failed_task(tmp_path, monkeypatch):
+    _fake_host(tmp_path, monkeypatch)
+    junk = tmp_path / "junk.cfg"
+    junk.write_bytes(bytes(bytearray((i * 151 + 7) % 255 + 1 for i in range(3000))))
+    result = run_module({"config": [str(junk)], "runtime": False, "resolve": False, "mac": False,
+                         "firewall": False, "logs": False, "validate": False})
+    assert isinstance(result, Exit), result.args
+    json.dumps(result.args[0], ensure_ascii=False).encode("utf-8")
+    conf = result.args[0]["ansible_facts"]["lbdoctor_haproxy"]["config"]
+    assert [(e["file"], e["line"], e["code"]) for e in conf["errors"]] == [(str(junk), 1, "binary")]
+    assert conf["backends"] == [] and os.path.basename(conf["files"][0]) == "junk.cfg"
