@@ -261,3 +261,108 @@ def test_front_end_that_accepts_leaves_the_fix_to_the_rule_underneath():
     fw["firewalld"] = facts
     record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
     assert record["findings"][0]["fix"]["commands"][0][0] == "iptables"
+
+
+# Decoys (issue 14): a port opened through a firewalld service definition or through a set is
+# open; the reject after it is for everyone else and never becomes a finding. Each test also
+# takes the opening away, to show that the same ruleset without it is blamed (the test can fail).
+
+def _firewalld_with_service(fixture_text, services):
+    """firewalld facts for a public zone (target default: firewalld rejects what the zone does not
+    accept) with these services, expanded from the real service file of firewalld's repository
+    (tests/unit/fixtures/firewalld/services/http.xml: port 80/tcp)."""
+    from ansible_collections.lbdoctor.haproxy.plugins.module_utils.firewalld_facts import parse_service_xml
+    facts = firewalld_facts()
+    facts["zones"][0]["services"] = list(services)
+    facts["zones"][0]["ports"] = []
+    facts["zones"][0]["rich_rules"] = []
+    facts["services"]["http"] = parse_service_xml(fixture_text("firewalld/services/http.xml"), "http")
+    return facts
+
+
+def _firewalld_nft(service_ports):
+    """The input path firewalld's nftables backend (1.x) writes for the public zone: the services'
+    ports in filter_IN_public_allow, the zone's default reject at the end of filter_INPUT."""
+    allow = "".join("\t\ttcp dport %d accept # handle %d\n" % (port, 20 + i) for i, port in enumerate(service_ports))
+    return ("table inet firewalld { # handle 1\n"
+            "\tchain filter_INPUT { # handle 1\n"
+            "\t\ttype filter hook input priority filter + 10; policy accept;\n"
+            "\t\tct state { established, related } accept # handle 2\n"
+            "\t\tct status dnat accept # handle 3\n"
+            "\t\tiifname \"lo\" accept # handle 4\n"
+            "\t\tct state invalid drop # handle 5\n"
+            "\t\tjump filter_INPUT_ZONES # handle 6\n"
+            "\t\treject with icmpx admin-prohibited # handle 7\n"
+            "\t}\n"
+            "\tchain filter_INPUT_ZONES { # handle 8\n"
+            "\t\tgoto filter_IN_public # handle 9\n"
+            "\t}\n"
+            "\tchain filter_IN_public { # handle 10\n"
+            "\t\tjump filter_IN_public_pre # handle 11\n"
+            "\t\tjump filter_IN_public_deny # handle 12\n"
+            "\t\tjump filter_IN_public_allow # handle 13\n"
+            "\t\tjump filter_IN_public_post # handle 14\n"
+            "\t\tmeta l4proto { icmp, ipv6-icmp } accept # handle 15\n"
+            "\t}\n"
+            "\tchain filter_IN_public_pre { # handle 16\n\t}\n"
+            "\tchain filter_IN_public_deny { # handle 17\n\t}\n"
+            "\tchain filter_IN_public_allow { # handle 18\n" + allow + "\t}\n"
+            "\tchain filter_IN_public_post { # handle 19\n\t}\n"
+            "}\n")
+
+
+def test_port_opened_through_a_firewalld_service_is_not_a_finding(fixture_text):
+    fw = {"nft_text": _firewalld_nft([22, 80]), "firewalld": _firewalld_with_service(fixture_text, ["ssh", "http"])}
+    record = run(backend_result(WEB, [listener("0.0.0.0", 80)], firewall=fw), port=80, status=("UP", "L7OK"),
+                 probe=("open", None))
+    assert record["verdict"] == "healthy" and record["findings"] == []
+    # Without the http service the zone's default reject decides, and is blamed.
+    fw = {"nft_text": _firewalld_nft([22]), "firewalld": _firewalld_with_service(fixture_text, ["ssh"])}
+    record = run(backend_result(WEB, [listener("0.0.0.0", 80)], firewall=fw), port=80, status=("DOWN", "L4TOUT"),
+                 probe=("unreachable", "EHOSTUNREACH"))
+    assert record["verdict"] == "firewall_reject"
+    assert "filter_INPUT #6: reject with icmpx admin-prohibited" in record["findings"][0]["summary"]
+
+
+NFT_SET = """table inet filter {
+\tset lbs {
+\t\ttype ipv4_addr
+\t\tflags interval
+\t\telements = { 198.18.0.2, 198.18.0.100-198.18.0.110 }
+\t}
+
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tip saddr @lbs tcp dport 8080 accept
+\t\ttcp dport 8080 reject with tcp reset
+\t}
+}
+"""
+
+
+def test_accept_through_an_nft_named_set_is_not_a_finding():
+    fw = {"nft_text": NFT_SET}
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("UP", "L4OK"), probe=("open", None))
+    assert record["verdict"] == "healthy" and record["findings"] == []
+    fw = {"nft_text": NFT_SET.replace("198.18.0.2, ", "")}
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
+    assert record["verdict"] == "firewall_reject"
+    assert "reject with tcp reset" in record["findings"][0]["summary"]
+
+
+IPSET_SAVE = """create lbs hash:ip family inet hashsize 1024 maxelem 65536 bucketsize 12 initval 0x5a1e1c3b
+add lbs 198.18.0.2
+add lbs 198.18.0.3
+"""
+
+
+def test_accept_through_an_ipset_match_set_is_not_a_finding():
+    fw = ruleset("-A INPUT -p tcp -m set --match-set lbs src -m tcp --dport 8080 -j ACCEPT",
+                 "-A INPUT -p tcp -m tcp --dport 8080 -j REJECT --reject-with icmp-port-unreachable")
+    fw["ipset_save"] = IPSET_SAVE
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("UP", "L4OK"), probe=("open", None))
+    assert record["verdict"] == "healthy" and record["findings"] == []
+    fw["ipset_save"] = IPSET_SAVE.replace("add lbs 198.18.0.2\n", "")
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
+    assert record["verdict"] == "firewall_reject"
+    assert "INPUT #2" in record["findings"][0]["summary"]
