@@ -461,12 +461,13 @@ def _find_block(blocks, name):
 
 
 def _user_units_for_port(port, user_units, listeners, blocks):
-    """The user's units (no port given) that serve ``port``: a single one, or the one
-    listening on it, or the one whose command line mentions it."""
+    """The user's units (named without a port) that show they serve ``port``: those listening on
+    it, else those whose ExecStart/Environment mention it. Being the only unit named is no
+    evidence: the diagnose role names every unit of ``lbdoctor_unit_map``, keyed by HAProxy
+    backend and server, most of which serve other ports or other hosts; the engine ties those
+    units to servers itself."""
     if not user_units:
         return []
-    if len(user_units) == 1:
-        return list(user_units)
     listening = [u for u in user_units if any(l["port"] == port and u in (l["unit"], l["user_unit"])
                                               for l in listeners)]
     if listening:

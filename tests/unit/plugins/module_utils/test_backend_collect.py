@@ -234,6 +234,20 @@ def test_several_user_units_pick_the_one_listening(fixture_text, proc):
     assert facts["port_owners"]["8443"]["unit"] is None
 
 
+def test_the_only_user_unit_is_not_tied_to_a_port_without_evidence(fixture_text, proc):
+    # The diagnose role passes every lbdoctor_unit_map value as `units`; a unit of another
+    # backend is not the owner of this host's other ports (it made a healthy server a
+    # port_conflict when that unit had failed).
+    assert backend_collect._user_units_for_port(9000, ["app.service"], [], {}) == []
+    host = FakeHost(fixture_text)
+    facts = collect(host.run, host.read,
+                    {"gather_subset": ["listeners", "units"], "ports": [8080, 8443], "units": ["app.service"]},
+                    proc_root=proc, inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    # app.service listens on 8080 (the proc fixture): evidence; nothing ties it to 8443.
+    assert facts["port_owners"]["8080"]["candidates"][0] == {"unit": "app.service", "source": "user"}
+    assert facts["port_owners"]["8443"] == {"unit": None, "source": None, "candidates": [], "listening_units": []}
+
+
 def test_systemd_not_running(fixture_text, proc):
     stderr = fixture_text("backend/systemd/systemctl-show-no-pid1.stderr")
     host = FakeHost(fixture_text, commands={
@@ -379,6 +393,52 @@ def test_an_inactive_socket_unit_is_found(fixture_text, proc):
     # the socket unit and the service it triggers are reported; unrelated socket units are not
     assert "app-8082.socket" in facts["units"]
     assert sorted(facts["units"]) == ["app-8082.service", "app-8082.socket", "app.service"]
+
+
+SOCKET_ACTIVATED_SHOW = """Id=app.service
+Names=app.service
+LoadState=loaded
+ActiveState=inactive
+SubState=dead
+Result=success
+UnitFileState=static
+TriggeredBy=app.socket
+ExecStart={ path=/usr/bin/python3 ; argv[]=/usr/bin/python3 /opt/app/serve.py ; ignore_errors=no ; pid=0 ; code=(null) ; status=0/0 }
+
+Id=app.socket
+Names=app.socket
+LoadState=loaded
+ActiveState=active
+SubState=listening
+Result=success
+UnitFileState=enabled
+Triggers=app.service
+Listen=[::]:8082 (Stream)
+"""
+
+
+@pytest.mark.parametrize("subsets,recorded", [
+    # what roles/diagnose/tasks/record.yml asks for: the units subset names the socket unit
+    (["listeners", "units"], {"8082": {"unit": "app.socket", "process": "systemd", "address": "::"}}),
+    # listeners alone cannot tell which socket unit pid 1 holds the port for: not recorded
+    (["listeners"], {}),
+])
+def test_a_socket_activated_port_is_recorded_under_its_socket_unit(fixture_text, tmp_path, subsets, recorded):
+    """systemd (pid 1, init.scope) holds [::]:8082 for app.socket; app.service is idle. The
+    `systemctl show` answer is hand-made in systemd 252's format."""
+    make_process(tmp_path, 1, fds=["socket:[12036]"], comm="systemd", cmdline=("/sbin/init",),
+                 cgroup="0::/init.scope\n")
+    make_process(tmp_path, 7157, fds=["socket:[12034]"], comm="python3", cmdline=("python3", "listen.py"),
+                 cgroup="0::/system.slice/web.service\n")
+    host = FakeHost(fixture_text, commands={
+        show_units_argv(["web.service", "*.socket", "*.service"]): (0, SOCKET_ACTIVATED_SHOW, "")})
+    facts = collect(host.run, host.read, {"gather_subset": subsets, "ports": [8082], "journal_lines": 0},
+                    proc_root=str(tmp_path), inet_diag=netlink_ok, which=host.which, list_dir=host.list_dir)
+    held = [l for l in facts["listeners"] if l["port"] == 8082][0]
+    assert (held["pid"], held["unit"]) == (1, "init.scope")
+    assert held["socket_unit"] == ("app.socket" if "units" in subsets else None)
+    assert healthy_mapping(facts["listeners"], [8082]) == recorded
+    assert [argv[0] for argv in host.calls] == (["systemctl"] if "units" in subsets else [])
 
 
 def lab_proc(tmp_path, fixture_text):
