@@ -366,3 +366,64 @@ def test_accept_through_an_ipset_match_set_is_not_a_finding():
     record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw))
     assert record["verdict"] == "firewall_reject"
     assert "INPUT #2" in record["findings"][0]["summary"]
+
+
+# The probe cross-check: what the deciding rule predicts a client sees, against what the probe
+# from the LB saw (result and errno).
+
+def cross_check(record):
+    texts = [ev["text"] for ev in record["findings"][0]["evidence"] if ev["source"] == "probe cross-check"]
+    assert len(texts) == 1, record["findings"][0]["evidence"]
+    return texts[0]
+
+
+HOST_PROHIBITED = "-A INPUT -p tcp -m tcp --dport 8080 -j REJECT --reject-with icmp-host-prohibited"
+
+
+def test_cross_check_agrees_on_result_and_errno():
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=ruleset(HOST_PROHIBITED)),
+                 probe=("unreachable", "EHOSTUNREACH"))
+    assert cross_check(record) == "the probe saw unreachable (EHOSTUNREACH), as this rule predicts"
+
+
+def test_cross_check_errno_mismatch_disagrees():
+    """Both unreachable, but ENETUNREACH is a route failure, not this rule's host-prohibited."""
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=ruleset(HOST_PROHIBITED)),
+                 probe=("unreachable", "ENETUNREACH"))
+    text = cross_check(record)
+    assert text.startswith("DISAGREES") and "EHOSTUNREACH" in text and "ENETUNREACH" in text
+
+
+def test_cross_check_errno_decides_when_the_probe_calls_it_an_error():
+    """icmp-proto-unreachable gives ENOPROTOOPT: tcp_probe files that under `error`."""
+    fw = ruleset("-A INPUT -p tcp -m tcp --dport 8080 -j REJECT --reject-with icmp-proto-unreachable")
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), probe=("error", "ENOPROTOOPT"))
+    assert cross_check(record) == "the probe saw error (ENOPROTOOPT), as this rule predicts"
+
+
+def test_cross_check_timeout_for_a_predicted_unreachable_is_not_a_confirmation():
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=ruleset(HOST_PROHIBITED)),
+                 status=("DOWN", "L4TOUT"), probe=("timeout", None))
+    text = cross_check(record)
+    assert text.startswith("NOT CONFIRMED") and "unreachable (EHOSTUNREACH)" in text
+    assert "as this rule predicts" not in text
+
+
+def test_cross_check_a_predicted_timeout_is_not_met_by_an_unreachable():
+    fw = ruleset("-A INPUT -p tcp -m tcp --dport 8080 -j DROP")
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("DOWN", "L4TOUT"),
+                 probe=("unreachable", "EHOSTUNREACH"))
+    assert cross_check(record).startswith("DISAGREES: the rule predicts timeout")
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("DOWN", "L4TOUT"),
+                 probe=("timeout", "ETIMEDOUT"))
+    assert cross_check(record) == "the probe saw timeout (ETIMEDOUT), as this rule predicts"
+
+
+def test_cross_check_of_a_sidecar_redirect():
+    fw = ruleset(nat_rules=["-A PREROUTING -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 15001"])
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), probe=("refused", "ECONNREFUSED"))
+    assert record["verdict"] == "sidecar_redirect"
+    assert cross_check(record) == "the probe saw refused (ECONNREFUSED), as this rule predicts"
+    record = run(backend_result(WEB, [listener("0.0.0.0", 8080)], firewall=fw), status=("DOWN", "L4TOUT"),
+                 probe=("timeout", None))
+    assert cross_check(record).startswith("DISAGREES: the rule predicts refused (ECONNREFUSED)")
