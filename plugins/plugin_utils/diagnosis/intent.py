@@ -27,10 +27,17 @@ def _declared_by_host(ctx):
     return owner.get("unit"), owner.get("source")
 
 
+def _listener_unit(listener):
+    """The unit a listener serves: the .socket unit systemd (init.scope) holds it for, else the
+    unit its process runs in; None for systemd's own sockets of no known socket unit."""
+    unit = listener.get("socket_unit") or listener.get("unit")
+    return unit if unit != "init.scope" else None
+
+
 def _serving_units(ctx):
     """Units that own a listener on the server's port on its host."""
-    return set(l["unit"] for l in (ctx.host_facts or {}).get("listeners") or []
-               if l.get("port") == ctx.port and l.get("unit"))
+    return set(_listener_unit(l) for l in (ctx.host_facts or {}).get("listeners") or []
+               if l.get("port") == ctx.port and _listener_unit(l))
 
 
 def _sibling_units(contexts):

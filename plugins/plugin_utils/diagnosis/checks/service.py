@@ -12,6 +12,8 @@ from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.finding
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import listener_accepts, parse_ip
 
 RUNNING_STATES = ("active", "reloading", "activating")
+# HAProxy's states in which its health checks reach the server (verdict.HEALTHY_STATES).
+SERVING_STATES = ("UP",)
 
 
 def describe_listener(listener):
@@ -23,6 +25,8 @@ def describe_listener(listener):
         details.append("pid %s" % listener["pid"])
     if listener.get("unit"):
         details.append(listener["unit"])
+    if listener.get("socket_unit"):
+        details.append("for %s" % listener["socket_unit"])
     if listener.get("v6only") is not None and listener.get("family") == "ipv6":
         details.append("v6only" if listener["v6only"] else "dual-stack")
     return "%s:%s by %s%s" % (shown, listener.get("port"), owner, " (%s)" % ", ".join(details) if details else "")
@@ -61,6 +65,62 @@ def _socket_unit_for_port(facts, port):
     return None
 
 
+def _holding_sockets(facts, listener):
+    """The .socket units a listening socket is held for: the one backend_facts named, else (a socket
+    pid 1 holds while several socket units name the port) every socket unit listening on its port."""
+    if listener.get("socket_unit"):
+        return [listener["socket_unit"]]
+    if listener.get("pid") != 1 and listener.get("unit") != "init.scope":
+        return []
+    return [sock.get("unit") for sock in facts.get("socket_units") or []
+            if sock.get("unit") and any(str(l).rsplit(":", 1)[-1] == str(listener.get("port")) for l in sock.get("listen") or [])]
+
+
+def _socket_triggers(facts, sock_name, unit):
+    """Whether the socket unit starts ``unit``: its Triggers (from socket_units or units), or the
+    unit's TriggeredBy; with none known, systemd's default Service=, the service of the same name
+    (a template instance of it for Accept=yes)."""
+    known = set()
+    for sock in facts.get("socket_units") or []:
+        if sock.get("unit") == sock_name:
+            known.update(sock.get("triggers") or [])
+            if sock.get("service"):
+                known.add(sock["service"])
+    units = facts.get("units") or {}
+    known.update((units.get(sock_name) or {}).get("Triggers") or [])
+    if sock_name in ((units.get(unit) or {}).get("TriggeredBy") or []):
+        return True
+    if known:
+        return unit in known
+    stem = sock_name[:-len(".socket")] if sock_name.endswith(".socket") else sock_name
+    return unit == stem + ".service" or (unit.startswith(stem + "@") and unit.endswith(".service"))
+
+
+def _held_for(facts, listener, unit):
+    """Whether a listener is the intended unit's own: its process runs in the unit, or systemd holds
+    it for a .socket unit that is the unit or triggers it (socket activation: the service may well
+    be inactive until a connection arrives)."""
+    if not unit:
+        return False
+    if unit in (listener.get("unit"), listener.get("user_unit")):
+        return True
+    return any(sock == unit or _socket_triggers(facts, sock, unit) for sock in _holding_sockets(facts, listener))
+
+
+def _idle_behind_socket(facts, unit, state):
+    """A socket-activated service waiting for its first connection: inactive after a clean exit
+    (or never started) while an active .socket unit that triggers it listens. Not a stopped unit."""
+    if state.get("ActiveState") != "inactive" or state.get("Result") not in (None, "success"):
+        return False
+    return any(sock.get("unit") and sock.get("ActiveState") in RUNNING_STATES and _socket_triggers(facts, sock["unit"], unit)
+               for sock in facts.get("socket_units") or [])
+
+
+def _seen_serving(ctx):
+    """HAProxy's checks pass (UP) and the probe, when there is one, connects too."""
+    return ctx.haproxy_state in SERVING_STATES and (ctx.probe or {}).get("result") in (None, "open")
+
+
 def _unpublished_container(facts, port):
     """A running container that exposes the port without publishing it on the host."""
     for container in facts.get("containers") or []:
@@ -79,7 +139,7 @@ def _misplaced_listener_finding(ctx, listener):
     listen_ip = parse_ip(listener.get("address"))
     described = describe_listener(listener)
     items = [evidence("listening sockets on %s" % ctx.host, described)]
-    owner = listener.get("unit") or listener.get("process") or "the service"
+    owner = listener.get("socket_unit") or listener.get("unit") or listener.get("process") or "the service"
     if listen_ip is not None and listen_ip.is_loopback:
         return finding("bound_to_loopback", "%s listens on %s only; HAProxy connects to %s" % (owner, listen_ip, ctx.ip), items,
                        manual("Configure %s on %s to listen on %s (or 0.0.0.0/::) instead of %s; lbdoctor does not "
@@ -113,10 +173,15 @@ def check(ctx):
     accepting = [l for l in on_port if listener_accepts(l, ctx.ip, bindv6only)]
     unit = ctx.intended_unit
     state = ((facts.get("units") or {}).get(unit) or {}) if unit else {}
-    unit_down = bool(state) and state.get("ActiveState") not in RUNNING_STATES
-    foreign = [l for l in on_port if unit and l.get("unit") != unit]
+    unit_down = bool(state) and state.get("ActiveState") not in RUNNING_STATES and not _idle_behind_socket(facts, unit, state)
+    own = [l for l in on_port if _held_for(facts, l, unit)]
+    foreign = [l for l in on_port if unit and l not in own]
 
-    if unit_down and foreign:
+    if accepting and _seen_serving(ctx):
+        # HAProxy's checks pass and a listener here accepts the address: whatever the unit's state
+        # says, the server is served. A healthy server is never reported as broken.
+        return []
+    if unit_down and foreign and not own:
         # The port is taken and the intended unit is down: the conflict explains the rest.
         return [_port_conflict(ctx, unit, state, foreign)]
     if accepting:
@@ -140,7 +205,7 @@ def check(ctx):
             _start_fix(ctx, sock_name, socket_unit)))
         return findings
 
-    if unit and unit_down:
+    if unit and unit_down and not own:
         findings.append(finding(
             "service_stopped", "%s on %s is %s (%s); nothing else serves port %s" % (
                 unit, ctx.host, state.get("ActiveState"), _why_down(state), ctx.port),
@@ -149,7 +214,7 @@ def check(ctx):
         return findings
 
     if unit and not on_port:
-        elsewhere = [l for l in facts.get("listeners") or [] if l.get("unit") == unit]
+        elsewhere = [l for l in facts.get("listeners") or [] if _held_for(facts, l, unit)]
         if elsewhere:
             ports = sorted(set(l.get("port") for l in elsewhere))
             findings.append(finding(

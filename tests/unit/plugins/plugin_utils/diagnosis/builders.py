@@ -39,10 +39,25 @@ def lb_result(servers, stats, backend="web", runtime_available=True, dns=None):
     return {"changed": False, "ansible_facts": {"lbdoctor_haproxy": facts}}
 
 
-def listener(address, port, process="python3", unit="app.service", pid=100, family=None, v6only=None):
+def listener(address, port, process="python3", unit="app.service", pid=100, family=None, v6only=None, socket_unit=None):
     return {"family": family or ("ipv6" if ":" in address else "ipv4"), "address": address, "port": port,
             "inode": 1000 + port, "v6only": v6only, "pid": pid, "pids": [pid], "process": process,
-            "cmdline": "%s -m http.server" % process, "user": "root", "unit": unit, "container": None}
+            "cmdline": "%s -m http.server" % process, "user": "root", "unit": unit, "user_unit": None,
+            "container": None, "socket_unit": socket_unit}
+
+
+def socket_listener(address, port, socket_unit, v6only=False):
+    """A listening socket systemd (pid 1, init.scope) holds for a .socket unit, as backend_facts
+    reports it once the units subset has named the socket unit."""
+    record = listener(address, port, process="systemd", unit="init.scope", pid=1, v6only=v6only, socket_unit=socket_unit)
+    record["cmdline"] = "/sbin/init"
+    return record
+
+
+def socket_unit(name, listen, service, active="active", sub="listening"):
+    """A socket_units entry of backend_facts (a loaded .socket unit with a TCP ListenStream)."""
+    return {"unit": name, "listen": list(listen), "ActiveState": active, "SubState": sub, "LoadState": "loaded",
+            "UnitFileState": "enabled", "service": service, "triggers": [service] if service else []}
 
 
 def unit_state(active="active", sub="running", result="success", file_state="enabled", journal=None):
