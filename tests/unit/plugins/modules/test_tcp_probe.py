@@ -53,9 +53,40 @@ def test_http_check_suboption_defaults(ports, monkeypatch):
     monkeypatch.setattr(tcp_probe, "probe", fake_probe)
     run_module({"targets": [{"address": "10.0.0.1", "port": 80}], "http_check": {"uri": "/health"}})
     assert seen["http_check"] == {"method": "OPTIONS", "uri": "/health", "version": "HTTP/1.0", "host": None,
-                                  "expect_status": None}
-    assert (seen["timeout"], seen["concurrency"]) == (2.0, 64)
-    assert seen["targets"][0]["source"] is None
+                                  "headers": None, "body": None, "expect": None, "expect_status": None,
+                                  "disable_on_404": False, "ssl": False, "not_emulated": None}
+    # no concurrency given: the probe sizes it from the targets
+    assert (seen["timeout"], seen["concurrency"]) == (2.0, None)
+    assert seen["targets"][0]["source"] is None and seen["targets"][0]["id"] is None
+
+
+def test_http_check_rules_and_concurrency_returned(monkeypatch):
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+
+    def answer():
+        conn, _addr = server.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.0 503 Service Unavailable\r\n\r\nmaintenance")
+        conn.close()
+
+    import threading
+    thread = threading.Thread(target=answer)
+    thread.daemon = True
+    thread.start()
+    try:
+        result = run_module({"targets": [{"address": "127.0.0.1", "port": port, "id": "web/web1"}], "timeout": 2.0,
+                             "http_check": {"uri": "/health", "expect": ["status 200-399", ["!", "string", "maintenance"]],
+                                            "headers": [{"name": "X-Check", "value": "1"}]}})
+    finally:
+        server.close()
+    assert isinstance(result, Exit)
+    out = result.args[0]
+    entry = out["results"][0]
+    assert (entry["id"], entry["result"], entry["http"]["result"], entry["http"]["status"]) == ("web/web1", "open", "L7STS", 503)
+    assert out["concurrency"] == 1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -63,6 +94,7 @@ def test_http_check_suboption_defaults(ports, monkeypatch):
     ({"targets": [{"address": "10.0.0.1", "port": 80}], "concurrency": 0}, "concurrency"),
     ({"targets": [{"address": "10.0.0.1", "port": 70000}]}, "not a TCP port"),
     ({"targets": [{"address": "10.0.0.1"}]}, "port"),
+    ({"targets": [{"address": "10.0.0.1", "port": 80}], "http_check": {"expect": ["bogus 1"]}}, "unknown match"),
 ])
 def test_bad_options_fail_cleanly(args, message):
     result = run_module(args)
