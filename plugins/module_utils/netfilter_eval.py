@@ -413,7 +413,7 @@ class Host(object):
 class Ctx(object):
     __slots__ = ("family", "version", "src", "dst", "sport", "dport", "proto", "iif", "oif", "mark",
                  "ctmark", "ct", "dnat", "orig_dst", "orig_dport", "direction", "pkt_type", "src_mac",
-                 "host", "ipsets", "nat_bound", "hook", "warnings", "nat_ref", "mss")
+                 "host", "ipsets", "nat_bound", "hook", "warnings", "nat_ref", "mss", "in_nat")
 
     def addrtype(self, field, limit_in=False):
         value = self.src if field == "src" else self.dst
@@ -671,6 +671,7 @@ class Ruleset(object):
     def _run_base(self, ctx, table, chain_name, oracle, out, nat):
         """Walk one base chain with its jumps. Records the decision; True when dropped/rejected
         or undecidable."""
+        ctx.in_nat = nat
         chain = table.chain(chain_name)
         frames = []
         cur = chain
@@ -717,7 +718,8 @@ class Ruleset(object):
             return self._decide(ctx, out, table, chain_name, kind, data, describe(rule.ref))
 
     def _decide(self, ctx, out, table, chain_name, verdict, data, ref):
-        out["decisions"].append({"chain": table.label(chain_name), "verdict": verdict, "rule": ref})
+        out["decisions"].append({"chain": table.label(chain_name), "verdict": verdict, "rule": ref,
+                                 "nat": bool(getattr(ctx, "in_nat", False))})
         if verdict == "accept":
             return False
         out["verdict"] = verdict
@@ -1038,7 +1040,12 @@ def _shape(pkt, o, listeners):
 
 
 def _accept_rule(decisions):
-    """The rule to show for an accepted SYN: the last explicit accepting rule, else the last policy."""
+    """The rule to show for an accepted SYN: the last explicit accepting rule of a filtering chain
+    (a DNAT or MASQUERADE in a NAT chain accepts too, but says nothing about filtering), else the
+    last explicit one, else the last policy."""
+    for d in reversed(decisions):
+        if d["rule"] and not d["rule"].get("policy") and not d.get("nat"):
+            return d["rule"]
     for d in reversed(decisions):
         if d["rule"] and not d["rule"].get("policy"):
             return d["rule"]

@@ -195,7 +195,8 @@ results:
     rule:
       description:
         - The deciding rule C({backend, variant, family, table, chain, position, handle, line, text, policy}).
-          For an accepted SYN, the last accepting rule on the path.
+          For an accepted SYN, the last accepting rule of a filtering chain on the path (a DNAT or
+          MASQUERADE accepts too but is reported as RV(results[].nat_rule)).
       type: dict
     nat_rule:
       description: The rule that rewrote the destination, if any.
@@ -205,7 +206,7 @@ results:
       type: list
       elements: str
     decisions:
-      description: Each base chain's verdict on the path, C({chain, verdict, rule}).
+      description: Each base chain's verdict on the path, C({chain, verdict, rule, nat}) (C(nat) for a chain of the NAT hook).
       type: list
       elements: dict
     observed_as:

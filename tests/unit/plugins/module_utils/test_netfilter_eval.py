@@ -540,3 +540,84 @@ def test_equal_priority_base_chains_run_the_newest_table_first(fixture_text):
     filter_last = evaluate({"iptables_save": ipt, "nft_json": fixture_text("netfilter/tie/nft-j.nft-first.json")}, packet)
     assert (t0_last["verdict"], t0_last["reject_with"], t0_last["rule"]["table"]) == ("reject", "tcp-reset", "t0")
     assert (filter_last["verdict"], filter_last["rule"]["table"]) == ("drop", "filter")
+
+
+# kube-proxy (iptables mode). fixtures/netfilter/iptables/kube-proxy.rules is written by hand
+# after kube-proxy's chain layout (README there): node 198.18.0.11 on eth0, pods in 10.244.0.0/16,
+# shop/api NodePort 30081 with one endpoint 10.244.1.9:9000, shop/web NodePort 30080 with two
+# endpoints chosen by `-m statistic --mode random`, shop/cart NodePort 31090 without endpoints.
+
+KUBE_NODE = {"lo": ["127.0.0.1/8"], "eth0": [WEB + "/24"], "cni0": ["10.244.0.1/24"]}
+
+
+def _kube(fixture_text, text=None):
+    return compile_ruleset({"iptables_save": text or fixture_text("netfilter/iptables/kube-proxy.rules")}).validate()
+
+
+def test_kube_proxy_nodeport_is_followed_to_its_endpoint(fixture_text):
+    res = _kube(fixture_text).evaluate(pkt(dport=30081), addresses=KUBE_NODE)
+    assert (res["verdict"], res["route"], res["redirected"]) == ("accept", "forward", True)
+    assert res["destination"] == {"address": "10.244.1.9", "port": 9000}
+    assert res["nat_rule"]["chain"] == "KUBE-SEP-U5HDZ2L4VQXMCE7B"
+    assert res["nat_rule"]["text"].endswith("-j DNAT --to-destination 10.244.1.9:9000")
+    assert res["path"][1:7] == ["iptables nat PREROUTING", "iptables nat KUBE-SERVICES", "iptables nat KUBE-NODEPORTS",
+                                "iptables nat KUBE-EXT-3QJZ7VYDWPLBQMNA", "iptables nat KUBE-MARK-MASQ",
+                                "iptables nat KUBE-SVC-3QJZ7VYDWPLBQMNA"]
+    # Forwarded: filter FORWARD accepts it through KUBE-FORWARD, on the mark KUBE-MARK-MASQ set.
+    assert res["rule"]["chain"] == "KUBE-FORWARD" and "--mark 0x4000/0x4000 -j ACCEPT" in res["rule"]["text"]
+
+
+def test_kube_proxy_cluster_ip_is_dnatted_too(fixture_text):
+    res = _kube(fixture_text).evaluate(pkt(dport=443, dst="10.96.0.1"), addresses=KUBE_NODE)
+    assert res["destination"] == {"address": "198.18.0.5", "port": 6443} and res["verdict"] == "accept"
+
+
+def test_kube_proxy_leaves_other_ports_alone(fixture_text):
+    res = _kube(fixture_text).evaluate(pkt(dport=8080), addresses=KUBE_NODE,
+                                       listeners=[{"address": "0.0.0.0", "port": 8080}])
+    assert (res["verdict"], res["observed_as"], res["redirected"]) == ("accept", "open", False)
+    assert res["destination"] == {"address": WEB, "port": 8080} and res["route"] == "local"
+    assert res["rule"]["policy"] is True and res["rule"]["chain"] == "INPUT"
+    assert res["path"][-2:] == ["iptables filter KUBE-FIREWALL", "iptables nat INPUT"]
+
+
+def test_kube_proxy_nodeport_without_endpoints_is_rejected(fixture_text):
+    res = _kube(fixture_text).evaluate(pkt(dport=31090), addresses=KUBE_NODE)
+    assert (res["verdict"], res["reject_with"], res["errno"]) == ("reject", "icmp-port-unreachable", "ECONNREFUSED")
+    assert res["rule"]["chain"] == "KUBE-EXTERNAL-SERVICES"
+
+
+def test_kube_proxy_marked_packet_is_dropped_by_kube_firewall(fixture_text):
+    res = _kube(fixture_text).evaluate(pkt(dport=8080, mark=0x8000), addresses=KUBE_NODE)
+    assert res["verdict"] == "drop" and res["rule"]["chain"] == "KUBE-FIREWALL" and res["rule"]["position"] == 1
+
+
+def test_kube_proxy_statistic_random_is_indeterminate_never_a_silent_accept(fixture_text):
+    """Which endpoint a NodePort SYN reaches is chosen at random: both are reported."""
+    res = _kube(fixture_text).evaluate(pkt(dport=30080), addresses=KUBE_NODE)
+    assert res["verdict"] == "indeterminate" and res["observed_as"] == "indeterminate"
+    assert res["unsupported"]["match"].startswith("-m statistic --mode random")
+    assert res["unsupported"]["rule"]["chain"] == "KUBE-SVC-WL6M4C2HRXO5TKUE"
+    assert sorted(p["destination"]["address"] for p in res["possible"]) == ["10.244.1.5", "10.244.2.7"]
+
+
+def test_kube_proxy_comments_are_ignored(fixture_text):
+    """The same verdicts, deciding rules and destinations with every comment match removed; a
+    comment that reads like rule arguments changes nothing either."""
+    import re
+    text = fixture_text("netfilter/iptables/kube-proxy.rules")
+    bare = re.sub(r' -m comment --comment ("[^"]*"|\S+)', "", text)
+    assert "--comment" not in bare and bare.count("\n-A ") == text.count("\n-A ")
+    packets = [pkt(dport=p) for p in (30081, 30080, 31090, 8080)] + [pkt(dport=443, dst="10.96.0.1")]
+    for packet in packets:
+        a = _kube(fixture_text).evaluate(packet, addresses=KUBE_NODE)
+        b = _kube(fixture_text, bare).evaluate(packet, addresses=KUBE_NODE)
+        assert (a["verdict"], a["destination"], a["path"]) == (b["verdict"], b["destination"], b["path"])
+        assert ((a["rule"] or {}).get("chain"), (a["rule"] or {}).get("position")) == (
+            (b["rule"] or {}).get("chain"), (b["rule"] or {}).get("position"))
+    tricky = text.replace('-A INPUT -j KUBE-FIREWALL\n',
+                          '-A INPUT -p tcp -m comment --comment "-p tcp --dport 8080 -j DROP" -m tcp --dport 8080 -j ACCEPT\n'
+                          '-A INPUT -j KUBE-FIREWALL\n')
+    res = _kube(fixture_text, tricky).evaluate(pkt(dport=8080), addresses=KUBE_NODE)
+    assert res["verdict"] == "accept" and res["rule"]["position"] == 4
+    assert res["rule"]["text"] == '-A INPUT -p tcp -m comment --comment "-p tcp --dport 8080 -j DROP" -m tcp --dport 8080 -j ACCEPT'
