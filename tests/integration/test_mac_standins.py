@@ -18,24 +18,17 @@ Nothing is enforced: HAProxy sees web1-8500 UP. docs/mac.md ("What the lab prove
 cannot") says what that means for this test.
 """
 
-import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCENARIO = os.path.join(REPO, "lab", "scenarios", "mac-standins.yml")
+from conftest import REPO, running_lab
+
 STATE = "/var/tmp/lbdoctor-integration-lbs"  # own state: the other integration labs may be up
 STANDINS = os.path.join(REPO, "lab", "standins")
 LABEL_FIX = ["semanage", "port", "-a", "-t", "http_port_t", "-p", "tcp"]
-
-
-def lab(*args):
-    return subprocess.run([sys.executable, os.path.join(REPO, "lab", "lab.py"), "--state", STATE] + list(args),
-                          check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
 
 
 def install(host, side, port):
@@ -61,10 +54,7 @@ def econnrefused_trap(port):
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests need root: they build a lab of network namespaces and containers")
-    lab("up", SCENARIO)
-    try:
+    with running_lab("mac-standins.yml", STATE) as lab:
         lb_log = install("lb", "lb", 8500)
         with open(lb_log, "a") as handle:
             handle.write(econnrefused_trap(8090))
@@ -74,22 +64,12 @@ def report(tmp_path_factory):
             text = handle.read()
         with open(web3_log, "w") as handle:
             handle.write(text.replace("permissive=0", "permissive=1"))
-        assert lab("exec", "lb", "--", "getenforce").strip() == "Enforcing"
+        assert lab.exec("lb", "getenforce").strip() == "Enforcing"
         subprocess.run([os.path.join(STANDINS, "install-apparmor.sh"), "--root",
                         os.path.join(STATE, "hosts", "web4", "root")], check=True, stdout=subprocess.PIPE)
-        assert lab("exec", "web4", "--", "lbdoctor-apparmor-enable").strip() == "Y"
-
-        out = tmp_path_factory.mktemp("mac-report")
-        proc = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(STATE, "inventory.ini"),
-             os.path.join(REPO, "playbooks", "diagnose_refused.yml"), "-e", "lbdoctor_report_dir=%s" % out],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, cwd=REPO, check=False)
-        assert proc.returncode == 0, proc.stdout[-4000:]
-        with open(os.path.join(str(out), "report.json")) as handle:
-            data = json.load(handle)
+        assert lab.exec("web4", "lbdoctor-apparmor-enable").strip() == "Y"
+        data, _out = lab.diagnose(tmp_path_factory.mktemp("mac-report"))
         yield dict((s["server"], s) for s in data["servers"])
-    finally:
-        lab("down")
 
 
 def causes(record):

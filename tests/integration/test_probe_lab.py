@@ -12,18 +12,16 @@ Module calls go through pytest-ansible's ansible_adhoc fixture (deprecated upstr
 tests/integration).
 """
 
-import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCENARIO = os.path.join(REPO, "lab", "scenarios", "probe-lab.yml")
+from conftest import Lab, running_lab
+
 STATE = "/var/tmp/lbdoctor-integration-lbp"  # own state: the other integration labs may be up
-INVENTORY = os.path.join(STATE, "inventory.ini")
+LAB = Lab(STATE)
+INVENTORY = LAB.inventory
 PROBE_TIMEOUT = 2.0
 EXPECTED = {  # server -> (probe result, errno, HAProxy state, check_status, verdict without runtime)
     "web1-8080": ("open", None, "UP", "L4OK", "healthy"),
@@ -34,20 +32,10 @@ EXPECTED = {  # server -> (probe result, errno, HAProxy state, check_status, ver
 }
 
 
-def lab(*args):
-    return subprocess.run([sys.executable, os.path.join(REPO, "lab", "lab.py"), "--state", STATE] + list(args),
-                          check=True, stdout=subprocess.PIPE, universal_newlines=True).stdout
-
-
 @pytest.fixture(scope="module")
 def scenario():
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests need root: they build a lab of network namespaces and containers")
-    lab("up", SCENARIO)
-    try:
-        yield json.loads(lab("scenario-json"))
-    finally:
-        lab("down")
+    with running_lab("probe-lab.yml", STATE) as running:
+        yield running.scenario
 
 
 def lb_module(ansible_adhoc, name, **args):
@@ -118,7 +106,7 @@ def test_haproxy_facts_on_the_real_lb(scenario, ansible_adhoc):
 
 
 def test_runtime_unavailable_still_gives_a_config_only_diagnosis(scenario, ansible_adhoc, tmp_path):
-    lab("exec", "lb", "--", "systemctl", "stop", "haproxy.service")
+    LAB.exec("lb", "systemctl", "stop", "haproxy.service")
     try:
         facts = haproxy_facts(ansible_adhoc)
         runtime = facts["runtime"]
@@ -129,13 +117,7 @@ def test_runtime_unavailable_still_gives_a_config_only_diagnosis(scenario, ansib
         assert facts["config"]["source"] == "unit" and facts["config"]["validation"]["valid"] is True
         assert len(facts["config"]["backends"][0]["servers"]) == len(EXPECTED)
 
-        proc = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", INVENTORY,
-             os.path.join(REPO, "playbooks", "diagnose_refused.yml"), "-e", "lbdoctor_report_dir=%s" % tmp_path],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, cwd=REPO, check=False)
-        assert proc.returncode == 0, proc.stdout[-4000:]
-        with open(os.path.join(str(tmp_path), "report.json")) as handle:
-            report = json.load(handle)
+        report, _out = LAB.diagnose(tmp_path)
         records = dict((s["server"], s) for s in report["servers"])
         for name, (outcome, _errno, _state, _check, verdict) in EXPECTED.items():
             record = records[name]
@@ -143,4 +125,4 @@ def test_runtime_unavailable_still_gives_a_config_only_diagnosis(scenario, ansib
             assert record["haproxy"]["status"] is None and "not running" in record["haproxy"]["runtime_error"]
             assert record["probe"]["result"] == outcome, (name, record["probe"])
     finally:
-        lab("exec", "lb", "--", "systemctl", "start", "haproxy.service")
+        LAB.exec("lb", "systemctl", "start", "haproxy.service")
