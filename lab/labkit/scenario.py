@@ -15,7 +15,7 @@ ROLES = ("lb", "backend")
 HAPROXY_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
 UNIT_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\.service$")
 TOP_KEYS = {"name", "description", "lab", "hosts", "haproxy"}
-HOST_KEYS = {"name", "role", "address"}
+HOST_KEYS = {"name", "role", "address", "inventory"}
 BACKEND_KEYS = {"name", "mode", "frontend_port", "check", "servers"}
 SERVER_KEYS = {"name", "host", "address", "port", "expect", "faults", "fault", "unit", "listen_address"}
 RESERVED_PORTS = {22}
@@ -84,8 +84,13 @@ def resolve(data, prefix=None, subnet=None, source=None):
         role = raw.get("role", "backend")
         if role not in ROLES:
             raise LabError("host %s: role must be one of %s, got %r" % (name, ", ".join(ROLES), role))
+        in_inventory = raw.get("inventory", True)
+        if not isinstance(in_inventory, bool):
+            raise LabError("host %s: inventory must be true or false, got %r" % (name, in_inventory))
+        if role == "lb" and not in_inventory:
+            raise LabError("host %s: a load balancer must be in the inventory" % name)
         host = {
-            "name": name, "role": role, "address": None, "extra_addresses": [],
+            "name": name, "role": role, "address": None, "extra_addresses": [], "inventory": in_inventory,
             "netns": "%s-%s" % (prefix, name), "machine": "%s-%s" % (prefix, name), "ifname": "eth0",
             "services": [], "holders": [], "iptables": [], "nft": [], "ports": {},
         }
@@ -179,6 +184,10 @@ def resolve(data, prefix=None, subnet=None, source=None):
                         raise
                     default = None  # several faults imply no single verdict: the explicit `expect` decides
 
+                if not host["inventory"]:
+                    # Built and running, but unknown to Ansible: the user's inventory lacks the
+                    # host (or the server's address moved to a host it does not list).
+                    default = "address_not_on_host" if server["faults"] else "healthy"
                 _reserve_ports(host, server, swhere)
             expect = raws["expect"] if "expect" in raws else default
             if expect not in faultlib.CAUSE_CODES:

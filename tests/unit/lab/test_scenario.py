@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from labkit import faults, scenario
+from labkit import faults, inventory, scenario
 from labkit.errors import LabError
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lab", "scenarios")
@@ -144,6 +144,24 @@ def test_server_without_host_is_address_not_on_host():
                                              {"name": "ghost", "port": 9000, "address": "198.18.0.99"}))
     ghost = by_name(resolved)["ghost"]
     assert ghost == dict(ghost, host=None, address="198.18.0.99", expect="address_not_on_host", service=None)
+
+
+def test_host_outside_the_inventory_is_built_but_not_listed():
+    data = with_servers({"name": "down", "host": "web1", "port": 8080, "faults": ["unit_stopped"]},
+                        {"name": "up", "host": "web1", "port": 8081})
+    data["hosts"][1]["inventory"] = False
+    resolved = scenario.resolve(data)
+    servers = by_name(resolved)
+    assert (servers["down"]["expect"], servers["up"]["expect"]) == ("address_not_on_host", "healthy")
+    assert servers["down"]["service"]["state"] == "stopped"  # the fault is still made on the host
+    ini = inventory.inventory_ini(resolved, "/key")
+    assert "web1 " not in ini and "lb ansible_host=" in ini
+    data["hosts"][0]["inventory"] = False
+    with pytest.raises(LabError, match="load balancer must be in the inventory"):
+        scenario.resolve(data)
+    data["hosts"][0]["inventory"] = "no"
+    with pytest.raises(LabError, match="inventory must be true or false"):
+        scenario.resolve(data)
 
 
 def test_fault_shorthand_single_fault_key():

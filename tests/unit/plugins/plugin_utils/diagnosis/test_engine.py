@@ -161,6 +161,19 @@ def test_address_not_on_host_and_host_unreachable_follow_the_probe():
     assert servers["y"]["verdict"] == "host_unreachable"
 
 
+def test_a_server_up_on_a_host_outside_the_inventory_is_healthy():
+    """Nothing to diagnose: HAProxy (or, without its runtime, the probe) sees it serve."""
+    servers = run([server("x", "198.18.0.99", 8080, 37)], [stat("web", "x", "UP", "L4OK")], {},
+                  probes=[("198.18.0.99", 8080, "open", None)])
+    assert (servers["x"]["verdict"], servers["x"]["findings"], servers["x"]["host"]) == ("healthy", [], None)
+    report = diagnose({LB: lb_result([server("x", "198.18.0.99", 8080, 37)], [], runtime_available=False)}, {},
+                      probe_results={LB: probe_result([("198.18.0.99", 8080, "open", None)])}, generated_at=NOW)
+    assert report["servers"][0]["verdict"] == "healthy"
+    report = diagnose({LB: lb_result([server("x", "198.18.0.99", 8080, 37)], [], runtime_available=False)}, {},
+                      probe_results={LB: probe_result([("198.18.0.99", 8080, "refused", "ECONNREFUSED")])}, generated_at=NOW)
+    assert report["servers"][0]["verdict"] == "address_not_on_host"
+
+
 def test_down_without_explanation_is_unknown_never_healthy():
     servers = run([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", "DOWN", "L7STS", "File not found")],
                   {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])})
