@@ -50,6 +50,8 @@ FAULTS = {
     "nft_drop": ("firewall_drop", {}),
     "decoy_reject": (None, {"source": None, "tool": "iptables", "reject_with": None}),
     "firewalld_closed": ("firewall_reject", {}),
+    "firewalld_drop": ("firewall_drop", {}),
+    "firewalld_service": (None, {}),
     "ufw_deny": ("firewall_drop", {}),
     "ufw_reject": ("firewall_reject", {}),
     "redirect_no_listener": ("sidecar_redirect", {"tool": "iptables", "to_port": 15001}),
@@ -135,9 +137,12 @@ def check_combination(faults, where):
 def _front_end(host, tool):
     """host['firewalld'] / host['ufw']: the front-end runs on that host (every other port of the
     host stays open in it, see hostfiles.py); `closed` ports and `decoys` (REJECT for another
-    source only)."""
+    source only); for firewalld also `drops` (a drop rich rule for every source) and `services`
+    (ports opened through a service definition)."""
     if not host.get(tool):
         host[tool] = {"closed": [], "decoys": []}
+        if tool == "firewalld":
+            host[tool].update({"drops": [], "services": []})
     return host[tool]
 
 
@@ -186,6 +191,12 @@ def apply(server, service, host, allocator):
                                    % (fault["source"], port, NFT_REJECT_WITH[fault["reject_with"]]))
         elif kind == "firewalld_closed":
             _front_end(host, "firewalld")["closed"].append(port)
+        elif kind == "firewalld_drop":
+            # the port stays open in the zone; a rich rule for every source drops it first
+            _front_end(host, "firewalld")["drops"].append(port)
+        elif kind == "firewalld_service":
+            # not a fault: the port is opened through a service definition, not a <port> entry
+            _front_end(host, "firewalld")["services"].append(port)
         elif kind in ("ufw_deny", "ufw_reject"):
             _front_end(host, "ufw")["closed"].append({"port": port, "action": kind[len("ufw_"):]})
         elif kind == "redirect_no_listener":

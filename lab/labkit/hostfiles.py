@@ -140,12 +140,27 @@ def firewalld_zone(host):
              "  <description>lbdoctor lab: every port of this host but %s</description>"
              % (", ".join(str(p) for p in spec["closed"]) or "none"),
              '  <service name="ssh"/>']
-    lines += ['  <port protocol="tcp" port="%d"/>' % p for p in _open_ports(host, spec["closed"]) if p != 22]
+    services = spec.get("services") or []
+    lines += ['  <service name="%s"/>' % firewalld_service_name(p) for p in services]
+    lines += ['  <port protocol="tcp" port="%d"/>' % p for p in _open_ports(host, spec["closed"]) if p != 22 and p not in services]
     for decoy in spec["decoys"]:
         lines.append('  <rule family="ipv4"><source address="%s/32"/><port protocol="tcp" port="%d"/><reject/></rule>'
                      % (decoy["source"], decoy["port"]))
+    for port in spec.get("drops") or []:
+        lines.append('  <rule family="ipv4"><port protocol="tcp" port="%d"/><drop/></rule>' % port)
     lines.append("</zone>")
     return "\n".join(lines) + "\n"
+
+
+def firewalld_service_name(port):
+    return "lab-app-%d" % port
+
+
+def firewalld_service(port):
+    """/etc/firewalld/services/lab-app-PORT.xml: a service definition that opens one port."""
+    return "\n".join(['<?xml version="1.0" encoding="utf-8"?>', "<service>",
+                      "  <short>lbdoctor lab app %d</short>" % port,
+                      '  <port protocol="tcp" port="%d"/>' % port, "</service>"]) + "\n"
 
 
 def ufw_setup(host):
@@ -213,6 +228,8 @@ def render(scenario, host, pubkey):
         ops.append(("link", wants + "iptables-restore.service", SYSTEMD + "/iptables-restore.service"))
     if host.get("firewalld"):
         ops.append(("file", "/etc/firewalld/zones/public.xml", firewalld_zone(host), 0o644))
+        for port in host["firewalld"].get("services") or []:
+            ops.append(("file", "/etc/firewalld/services/%s.xml" % firewalld_service_name(port), firewalld_service(port), 0o644))
         ops.append(("link", wants + "firewalld.service", LIB_SYSTEMD + "/firewalld.service"))
     if host.get("ufw"):
         ops.append(("file", "/usr/local/sbin/lab-ufw-setup", ufw_setup(host), 0o755))

@@ -7,7 +7,6 @@ the fix through the tool that owns the rules (firewall-cmd, ufw) for the LB's ad
 one port.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -15,46 +14,22 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from conftest import REPO, running_lab
+
 LAB_PY = os.path.join(REPO, "lab", "lab.py")
-SCENARIO = os.path.join(REPO, "lab", "scenarios", "firewall-verdicts.yml")
 STATE = os.path.join(REPO, ".lab-integration-lbv")
-
-os.environ.setdefault("ANSIBLE_CONFIG", os.path.join(REPO, "ansible.cfg"))
-os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "collections"))
-
-
-def lab(*args):
-    return subprocess.run([sys.executable, LAB_PY, "--state", STATE] + list(args), check=True,
-                          stdout=subprocess.PIPE, universal_newlines=True).stdout
 
 
 @pytest.fixture(scope="module")
 def verdicts_lab():
-    if os.geteuid() != 0:
-        pytest.fail("the integration tests need root: they build a lab of network namespaces and containers")
-    try:
-        lab("up", SCENARIO)
-        yield json.loads(lab("scenario-json"))
-    finally:
-        lab("down")
+    with running_lab("firewall-verdicts.yml", STATE) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def report(verdicts_lab, tmp_path_factory):
-    report_dir = tmp_path_factory.mktemp("firewall-verdicts")
-    argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", os.path.join(STATE, "inventory.ini"),
-            os.path.join(REPO, "playbooks", "diagnose_refused.yml"), "-e", "lbdoctor_report_dir=%s" % report_dir]
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, cwd=REPO,
-                          check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    with open(os.path.join(str(report_dir), "report.json")) as handle:
-        data = json.load(handle)
+    data, _out = verdicts_lab.diagnose(tmp_path_factory.mktemp("firewall-verdicts"))
     return dict((s["server"], s) for s in data["servers"])
-
-
-def address(scenario, host):
-    return [h["address"] for h in scenario["hosts"] if h["name"] == host][0]
 
 
 def only_finding(record, cause):
@@ -90,7 +65,24 @@ def test_each_verdict_names_the_deciding_rule(report, verdicts_lab, server, caus
     # The kernel's answer seen from the LB agrees with what the rule predicts.
     assert any("as this rule predicts" in text for text in evidence_text(finding, "probe cross-check")), finding["evidence"]
     assert finding["fix"]["action"] == "open_port" and finding["fix"]["automatic"] is True
-    assert finding["fix"]["source"] == address(verdicts_lab, "lb")
+    assert finding["fix"]["source"] == verdicts_lab.host_address("lb")
+
+
+def test_a_firewalld_drop_rich_rule_is_named_and_the_fix_sorts_before_it(report, verdicts_lab):
+    """The port is open in the zone; a rich rule drops it for every source. firewalld runs deny
+    rich rules before allows, so only an accept with a negative priority lets the LB in."""
+    finding = only_finding(report["fwd-drop"], "firewall_drop")
+    deciding = evidence_text(finding, "deciding rule on ")
+    assert len(deciding) == 1 and deciding[0].startswith("nft firewalld filter_IN_public"), deciding
+    assert "8002" in deciding[0] and deciding[0].endswith("drop"), deciding
+    lb = verdicts_lab.host_address("lb")
+    rule = 'rule priority="-1" family="ipv4" source address="%s/32" port port="8002" protocol="tcp" accept' % lb
+    assert finding["fix"]["tool"] == "firewall-cmd" and finding["fix"]["commands"][0] == [
+        "firewall-cmd", "--zone=public", "--add-rich-rule=" + rule]
+
+
+def test_a_port_opened_through_a_firewalld_service_definition_is_healthy(report):
+    assert (report["fwd-service"]["verdict"], report["fwd-service"]["findings"]) == ("healthy", [])
 
 
 @pytest.mark.parametrize("server", ["ipt-decoy", "nft-decoy", "fwd-decoy", "ufw-decoy"])
@@ -98,13 +90,13 @@ def test_a_decoy_reject_for_another_source_is_not_blamed(report, verdicts_lab, s
     record = report[server]
     assert record["verdict"] == "healthy", record
     assert record["findings"] == []
-    decoy = [s for s in verdicts_lab["servers"] if s["name"] == server][0]["faults"][0]
-    assert decoy["type"] == "decoy_reject" and decoy["source"] != address(verdicts_lab, "lb")
+    decoy = verdicts_lab.server(server)["faults"][0]
+    assert decoy["type"] == "decoy_reject" and decoy["source"] != verdicts_lab.host_address("lb")
 
 
 def test_firewalld_fix_is_one_rich_rule_for_the_lb_and_the_port(report, verdicts_lab):
     fix = report["fwd-closed"]["findings"][0]["fix"]
-    lb = address(verdicts_lab, "lb")
+    lb = verdicts_lab.host_address("lb")
     rule = 'rule family="ipv4" source address="%s/32" port port="8001" protocol="tcp" accept' % lb
     assert fix["tool"] == "firewall-cmd" and fix["zone"] == "public"
     assert fix["commands"] == [["firewall-cmd", "--zone=public", "--add-rich-rule=" + rule],
@@ -112,8 +104,8 @@ def test_firewalld_fix_is_one_rich_rule_for_the_lb_and_the_port(report, verdicts
 
 
 def test_ufw_fix_is_inserted_before_the_blocking_rule(report, verdicts_lab):
-    lb = address(verdicts_lab, "lb")
-    ufw = address(verdicts_lab, "ufw")
+    lb = verdicts_lab.host_address("lb")
+    ufw = verdicts_lab.host_address("ufw")
     for server, number, port in (("ufw-reject", "2", "8001"), ("ufw-deny", "3", "8002")):
         fix = report[server]["findings"][0]["fix"]
         assert fix["tool"] == "ufw"
@@ -130,8 +122,8 @@ def test_a_redirect_to_a_port_where_no_sidecar_listens(report, verdicts_lab, ser
     refused" from the redirected port; the diagnosis names the redirect and where it goes."""
     finding = only_finding(report[server], "sidecar_redirect")
     assert evidence_text(finding, "redirecting rule on ") == [rule]
-    host = [s for s in verdicts_lab["servers"] if s["name"] == server][0]["host"]
-    assert "to %s:15001 where nothing listens" % address(verdicts_lab, host) in finding["summary"]
+    host = verdicts_lab.server(server)["host"]
+    assert "to %s:15001 where nothing listens" % verdicts_lab.host_address(host) in finding["summary"]
     assert finding["fix"]["action"] == "manual" and finding["fix"]["commands"] == []
 
 
@@ -153,7 +145,7 @@ def test_applying_the_proposed_fixes_brings_every_server_up(report, verdicts_lab
                 assert proc.returncode == 0, (server, argv, proc.stdout)
     down = None
     for _i in range(20):
-        out = lab("exec", "lb", "--", "sh", "-c", "echo 'show stat' | socat stdio /run/haproxy/admin.sock")
+        out = verdicts_lab.exec("lb", "sh", "-c", "echo 'show stat' | socat stdio /run/haproxy/admin.sock")
         lines = out.splitlines()
         header = lines[0].lstrip("# ").split(",")
         rows = [dict(zip(header, line.split(","))) for line in lines[1:] if line]

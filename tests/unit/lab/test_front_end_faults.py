@@ -82,3 +82,24 @@ def test_redirect_without_a_sidecar_in_iptables_and_nft():
     assert "\t\ttcp dport 8004 redirect to :15001\n" in files["/etc/nftables.conf"]
     with pytest.raises(LabError, match="iptables or nft"):
         faults.normalize({"type": "redirect_no_listener", "tool": "ufw"}, "here")
+
+
+def test_firewalld_drop_is_a_rich_rule_for_every_source_on_an_open_port():
+    """firewalld sorts deny rich rules before allows: the port stays open in the zone, and the drop
+    rule still decides (the diagnosis must propose an accept with a priority that runs before it)."""
+    sc = resolved("firewall-verdicts.yml")
+    files, _links = ops_for(sc, "fwd")
+    zone = files["/etc/firewalld/zones/public.xml"]
+    assert '<port protocol="tcp" port="8002"/>' in zone
+    assert '<rule family="ipv4"><port protocol="tcp" port="8002"/><drop/></rule>' in zone
+    assert [s["expect"] for s in sc["servers"] if s["name"] == "fwd-drop"] == ["firewall_drop"]
+
+
+def test_firewalld_service_opens_the_port_through_a_service_definition():
+    sc = resolved("firewall-verdicts.yml")
+    files, _links = ops_for(sc, "fwd")
+    zone = files["/etc/firewalld/zones/public.xml"]
+    assert '<service name="lab-app-8005"/>' in zone
+    assert 'port="8005"' not in zone  # not as a <port>: only the service opens it
+    assert '<port protocol="tcp" port="8005"/>' in files["/etc/firewalld/services/lab-app-8005.xml"]
+    assert [s["expect"] for s in sc["servers"] if s["name"] == "fwd-service"] == ["healthy"]
