@@ -23,9 +23,15 @@ def causes(report, server):
 
 
 def test_both_causes_reported_and_fixing_one_leaves_the_server_down(two_causes_lab, ansible_adhoc, tmp_path):
-    report, _out = two_causes_lab.diagnose(tmp_path / "before")
+    report, out = two_causes_lab.diagnose(tmp_path / "before")
     assert causes(report, SERVER) == ["firewall_reject", "service_stopped"]
     assert causes(report, "web1-8080") == []
+    # People see both too: report.md numbers them in fix order, the console adds a `+` line.
+    markdown = (tmp_path / "before" / "report.md").read_text()
+    section = markdown.split("## web/%s on lb: `firewall_reject`" % SERVER, 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"^1\. \*\*firewall_reject\*\*: ", section, re.M) and re.search(r"^2\. \*\*service_stopped\*\*: ", section, re.M)
+    console = [line for line in out.splitlines() if SERVER in line or "+ service_stopped:" in line]
+    assert any("firewall_reject" in line for line in console) and any("+ service_stopped:" in line for line in console), console
 
     unit = two_causes_lab.server(SERVER)["service"]["unit"]
     web2 = ansible_adhoc(inventory=two_causes_lab.inventory, host_pattern="web2")["web2"]
