@@ -6,8 +6,9 @@
 Sources, strongest first: the user's word (unit_map keyed "backend/server" or "backend"); what
 the host itself declares (a .socket unit on the port, a unit file naming the port, the last
 healthy run), as backend_facts reports it in port_owners; and the servers of the same backend
-that are healthy on other hosts (the unit serving them, when this host has that unit too and it does not
-already serve another server's port here).
+that are healthy on other hosts (the unit serving them, when this host has that unit too, it does
+not already serve another server's port here, and it serves this server's port there or listens
+here on the port it serves there).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -41,13 +42,18 @@ def _serving_units(ctx):
 
 
 def _sibling_units(contexts):
-    """(lb, backend) -> unit -> hosts where that unit serves a healthy server of the backend."""
+    """(lb, backend) -> unit -> (host, port) pairs where that unit serves a healthy server of the backend."""
     units = {}
     for ctx in contexts:
         if ctx.haproxy_state == "UP" and ctx.host_facts:
             for unit in _serving_units(ctx):
-                units.setdefault((ctx.lb, ctx.backend.get("name")), {}).setdefault(unit, set()).add(ctx.host)
+                units.setdefault((ctx.lb, ctx.backend.get("name")), {}).setdefault(unit, set()).add((ctx.host, ctx.port))
     return units
+
+
+def _ports_of(ctx, unit):
+    """Ports the unit listens on, on the server's host."""
+    return set(l.get("port") for l in (ctx.host_facts or {}).get("listeners") or [] if _listener_unit(l) == unit)
 
 
 def _claimed_units(contexts):
@@ -62,8 +68,16 @@ def _sibling_candidates(ctx, siblings, claimed):
     for (host, port), units in claimed.items():
         if host == ctx.host and port != ctx.port:
             busy |= units
-    return sorted(unit for unit, hosts in siblings.get((ctx.lb, ctx.backend.get("name")), {}).items()
-                  if hosts - {ctx.host} and unit in known_units and unit not in busy)
+    candidates = []
+    for unit, served in siblings.get((ctx.lb, ctx.backend.get("name")), {}).items():
+        if unit not in known_units or unit in busy:
+            continue
+        # The same unit name on two hosts says little by itself: it must serve this server's
+        # port elsewhere, or listen here on the port it serves elsewhere (HAProxy has the wrong one).
+        here = _ports_of(ctx, unit)
+        if any(host != ctx.host and (port == ctx.port or port in here) for host, port in served):
+            candidates.append(unit)
+    return sorted(candidates)
 
 
 def assign_intended_units(contexts, unit_map=None):

@@ -120,6 +120,26 @@ def test_wrong_port_from_healthy_siblings_of_the_same_backend():
     assert servers["web5"]["intended_unit"] == {"unit": "app.service", "source": "healthy servers of the same backend"}
 
 
+def test_a_sibling_unit_serving_another_port_is_not_blamed_for_an_empty_port():
+    """app-8082.service serves port 8082 healthy on web1; web5 has a stopped unit of that name and
+    nothing on 8083: the name alone does not make it the unit that should serve 8083."""
+    units = {"app-8082.service": unit_state("inactive", "dead")}
+    servers = run([server("web1", "198.18.0.11", 8082, 30), server("web5", "198.18.0.15", 8083, 34)],
+                  [stat("web", "web1", "UP", "L4OK"), stat("web", "web5", "DOWN", "L4CON")],
+                  {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8082, unit="app-8082.service")], units=units),
+                   "web5": backend_result("198.18.0.15", [], units=units)},
+                  probes=[("198.18.0.15", 8083, "refused", "ECONNREFUSED")])
+    assert servers["web5"]["verdict"] == "no_listener"
+    assert servers["web5"].get("intended_unit") is None
+    # on the same port, the sibling's unit is the one that should serve it
+    servers = run([server("web1", "198.18.0.11", 8082, 30), server("web5", "198.18.0.15", 8082, 34)],
+                  [stat("web", "web1", "UP", "L4OK"), stat("web", "web5", "DOWN", "L4CON")],
+                  {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8082, unit="app-8082.service")], units=units),
+                   "web5": backend_result("198.18.0.15", [], units=units)},
+                  probes=[("198.18.0.15", 8082, "refused", "ECONNREFUSED")])
+    assert servers["web5"]["verdict"] == "service_stopped"
+
+
 def test_port_conflict_when_another_process_holds_the_port_and_the_unit_failed():
     units = {"app.service": unit_state("failed", "failed", result="exit-code",
                                        journal=["OSError: [Errno 98] Address already in use"])}
