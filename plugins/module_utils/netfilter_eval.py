@@ -735,8 +735,13 @@ def _registration_order(table):
     """Order of base chains that share a hook and a priority. The kernel runs the one registered
     last first (nf_hook_entries_grow() puts a new hook before those of equal priority). Tables
     created through nftables (native, or iptables-nft) carry increasing handles: newest first.
-    Legacy tables have none and keep their place ahead of them, as before."""
+    Legacy tables have none and keep their place ahead of them, as before. nft tables read from
+    `nft list ruleset` without -a have no handle either: that listing shows the tables in the
+    order they were created (the kernel appends each new table to its list), so the later one
+    in the text is the newer."""
     if table.handle is None:
+        if table.backend == "nft":
+            return (1, -table.seq)
         return (0, table.seq)
     return (1, -int(table.handle))
 
@@ -891,6 +896,13 @@ def _nat(ctx, kind, data, rule):
                 ctx.warnings.append("DNAT to ports %d-%d: %d assumed" % (plo, phi, plo))
             ctx.dport = plo
     elif kind == "redirect":
+        if callable(data):
+            try:
+                data = data(ctx)
+            except Unknown as exc:
+                return ("unsupported", exc.desc)
+            if data is None:
+                return None  # the port map has no element for this packet: the lookup breaks the rule
         if ctx.direction == "output":
             new = 0x7f000001 if ctx.version == 4 else 1
         else:
@@ -904,11 +916,6 @@ def _nat(ctx, kind, data, rule):
                                     "`addresses`)" % (ctx.iif or "the incoming interface"))
         ctx.dst = new
         if data is not None:
-            if callable(data):
-                try:
-                    data = data(ctx)
-                except Unknown as exc:
-                    return ("unsupported", exc.desc)
             plo, phi = data
             if phi != plo:
                 ctx.warnings.append("REDIRECT to ports %d-%d: %d assumed" % (plo, phi, plo))

@@ -654,6 +654,9 @@ def _compile_module(module, opts, version, c_proto_is_tcp):
     if module == "multiport":
         for negate, option, args in opts:
             desc = Desc(module, negate, option, args)
+            if option not in ("--dports", "--destination-ports", "--sports", "--source-ports", "--ports"):
+                out.append((_unknown(desc), desc, None))  # an option this evaluator does not know
+                continue
             ranges = _ports(_opt_value(args, option))
             if option in ("--dports", "--destination-ports"):
                 out.append((_port_fn("dport", ranges, negate), desc,

@@ -1146,7 +1146,7 @@ def _redirect_data(port):
             except _Unknown as exc:
                 raise _eval_unknown(exc.desc)
             if v is MISMATCH:
-                raise _eval_unknown("%s: no element for this packet" % port.desc)
+                return None  # no element: the lookup breaks the rule, as for dnat
             return (int(v), int(v))
         return compute
     return port

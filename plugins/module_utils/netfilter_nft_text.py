@@ -382,6 +382,11 @@ def _statement(s, exprs):
         s.next()
         if s.take("to"):
             port = s.word()
+            if port and port.startswith(":") and port[1:] in _PAYLOAD_PROTOS + ("meta", "ct", "numgen", "jhash"):
+                # `redirect to :tcp dport map { 83 : 8083 }`: split the word into ':' and the key
+                s.toks[s.pos] = ("w", port[1:])
+                s.toks.insert(s.pos, ("w", ":"))
+                port = ":"
             if port == ":":
                 s.next()
                 left = _lhs(s)
@@ -489,6 +494,12 @@ def rule_to_expr(text):
             _statement(s, exprs)
         except (ValueError, IndexError, KeyError, AttributeError) as exc:
             rest = " ".join(v if k != "str" else '"%s"' % v for k, v in s.toks[start:] if k != "nl")
+            family = re.match(r"^(?:dnat|snat) (ip6?) to ", rest)
+            if family:
+                # `dnat ip to <what we cannot read>` does nothing to a packet of the other family
+                # (nft_nat_inet_eval): only that family's packets are left undecided.
+                exprs.append({"match": {"op": "==", "left": {"meta": {"key": "nfproto"}},
+                                        "right": "ipv4" if family.group(1) == "ip" else "ipv6"}})
             exprs.append("%s (not understood: %s)" % (rest, exc))
             break
     return exprs

@@ -621,3 +621,67 @@ def test_kube_proxy_comments_are_ignored(fixture_text):
     res = _kube(fixture_text, tricky).evaluate(pkt(dport=8080), addresses=KUBE_NODE)
     assert res["verdict"] == "accept" and res["rule"]["position"] == 4
     assert res["rule"]["text"] == '-A INPUT -p tcp -m comment --comment "-p tcp --dport 8080 -j DROP" -m tcp --dport 8080 -j ACCEPT'
+
+
+# Real dumps from the shared corpus, evaluated packet by packet (read through corpus_text).
+
+V6_ADDRS = {"eth0": ["2001:db8::11/64", "fe80::11/64"]}
+
+
+def test_insights_ip6tables_nat_corpus(corpus_text):
+    """RHEL 7 firewalld-era ip6tables-save: raw rpfilter, a security table, filter INPUT ending
+    in REJECT icmp6-adm-prohibited (EACCES for a connect())."""
+    rs = compile_ruleset({"ip6tables_save": corpus_text("iptables_save/insights-ip6tables-save-nat.txt")}).validate()
+    v6 = dict(src="2001:db8::10", dst="2001:db8::11")
+    res = rs.evaluate(pkt(dport=8080, **v6), addresses=V6_ADDRS)
+    assert (res["verdict"], res["reject_with"], res["errno"]) == ("reject", "icmp6-adm-prohibited", "EACCES")
+    assert (res["rule"]["table"], res["rule"]["chain"], res["rule"]["position"]) == ("filter", "INPUT", 6)
+    assert res["path"][:2] == ["ip6tables raw PREROUTING", "ip6tables raw PREROUTING_direct"]
+    res = rs.evaluate(pkt(dport=22, **v6), addresses=V6_ADDRS)
+    assert res["verdict"] == "accept" and res["rule"]["position"] == 5
+    assert "ip6tables security INPUT_direct" in res["path"]
+    res = rs.evaluate(pkt(dport=8080, src="fe80::10", dst="fe80::11"), addresses=V6_ADDRS)
+    assert res["verdict"] == "accept" and res["rule"]["text"] == "-A INPUT -s fe80::/64 -j ACCEPT"
+    # Without the host's addresses the rpfilter rule in raw cannot be decided.
+    res = rs.evaluate(pkt(dport=8080, **v6))
+    assert res["verdict"] == "indeterminate" and res["unsupported"]["match"] == "-m rpfilter --invert"
+    # IPv4 packets ignore an ip6tables dump.
+    assert rs.evaluate(pkt(dport=8080))["verdict"] == "accept"
+
+
+def test_parser_torture_corpus_forward_path(corpus_text):
+    """Everything is in FORWARD; a forwarded SYN is decided by the first tcp-flags SYN accept
+    that fits, past a LOG rule and a udp rule with an option iptables does not have."""
+    rs = compile_ruleset({"iptables_save": corpus_text("iptables_save/diekmann-parser-torture-iptables-save.txt")}).validate()
+    addresses = {"eth0": ["131.159.20.1/24"], "eth1": ["100.0.0.1/24"]}
+    res = rs.evaluate(pkt(dport=443, src="100.0.0.5", dst="131.159.20.7", iif="eth1"), addresses=addresses)
+    assert (res["verdict"], res["route"], res["rule"]["chain"], res["rule"]["position"]) == ("accept", "forward", "FORWARD", 5)
+    res = rs.evaluate(pkt(dport=8080, src="100.0.0.5", dst="131.159.20.7", iif="eth1"), addresses=addresses)
+    assert res["rule"]["position"] == 6 and "--dport 1:65535" in res["rule"]["text"]
+    # To the host itself: INPUT is empty with policy ACCEPT.
+    res = rs.evaluate(pkt(dport=8080, src="100.0.0.5", dst="131.159.20.1", iif="eth1"), addresses=addresses)
+    assert res["verdict"] == "accept" and res["rule"]["policy"] is True and res["path"] == ["iptables filter INPUT"]
+
+
+def test_unknown_multiport_option_is_indeterminate_not_an_error():
+    res = ev(filt("-A INPUT -p tcp -m multiport --ports 8080 --something-else -j DROP"))
+    assert res["verdict"] == "indeterminate" and res["unsupported"]["match"] == "-m multiport --something-else"
+
+
+def test_tum_large_corpus(corpus_text):
+    """The TUM router (4,900 lines): a source of its own networks arriving on the upstream
+    interface goes through NOTFROMHERE into LOG_DROP (LOG does not decide, DROP does); a foreign
+    source reaches the `-m recent --update` rule, which only the kernel's recent list decides."""
+    rs = compile_ruleset({"iptables_save": corpus_text("iptables_save/diekmann-tum-large-iptables-save.txt")})
+    addresses = {"eth1.110": ["131.159.253.1/24"], "eth1.96": ["131.159.14.1/25"]}
+    res = rs.evaluate(pkt(dport=22, src="131.159.14.50", dst="131.159.14.26", iif="eth1.110"), addresses=addresses)
+    assert (res["verdict"], res["observed_as"], res["route"]) == ("drop", "timeout", "forward")
+    assert (res["rule"]["chain"], res["rule"]["position"], res["rule"]["text"]) == ("LOG_DROP", 2, "-A LOG_DROP -j DROP")
+    assert res["path"][-3:] == ["iptables filter FORWARD", "iptables filter NOTFROMHERE", "iptables filter LOG_DROP"]
+    res = rs.evaluate(pkt(dport=22, src="131.159.14.50", dst="131.159.253.1", iif="eth1.110"), addresses=addresses)
+    assert res["verdict"] == "drop" and res["path"][-3] == "iptables filter INPUT"
+    res = rs.evaluate(pkt(dport=22, src="203.0.113.7", dst="131.159.14.26", iif="eth1.110"), addresses=addresses)
+    assert res["verdict"] == "indeterminate"
+    assert (res["unsupported"]["rule"]["chain"], res["unsupported"]["rule"]["position"]) == ("FORWARD", 4)
+    assert res["unsupported"]["match"].startswith("-m recent --update")
+    assert sorted(set(p["verdict"] for p in res["possible"])) == ["accept", "drop"]

@@ -307,3 +307,108 @@ def test_unknown_set_reference_is_a_ruleset_error():
     with pytest.raises(RulesetError) as info:
         evaluate({"nft_json": data}, {"src": A, "dst": B, "dport": 1, "iif": "eth0"})
     assert "table inet t chain in handle 2: unknown set @nope" in str(info.value)
+
+
+# Reject types and the errno a connect() gets (kernel: nft_reject_icmpx_code_v4/v6 maps icmpx
+# no-route -> net-unreachable / ICMPv6 no-route, host-unreachable -> host-unreachable / ICMPv6
+# address-unreachable; icmp_err_convert[] and icmpv6 tab_unreach[] give the errno).
+REJECTS_NFT = """table inet f {
+\tchain input {
+\t\ttype filter hook input priority filter; policy accept;
+\t\ttcp dport 7001 reject with icmpx host-unreachable
+\t\ttcp dport 7002 reject with icmpx no-route
+\t\ttcp dport 7003 reject with icmp net-unreachable
+\t\ttcp dport 7004 reject with icmp prot-unreachable
+\t\ttcp dport 7005 reject with icmpv6 no-route
+\t}
+}
+"""
+
+
+@pytest.mark.parametrize("port, dst, reject_with, errno", [
+    (7001, B, "icmpx host-unreachable", "EHOSTUNREACH"),
+    (7001, "fd00::2", "icmpx host-unreachable", "EHOSTUNREACH"),   # ICMPv6 address unreachable
+    (7002, B, "icmpx no-route", "ENETUNREACH"),
+    (7002, "fd00::2", "icmpx no-route", "ENETUNREACH"),
+    (7003, B, "icmp-net-unreachable", "ENETUNREACH"),
+    (7004, B, "icmp-proto-unreachable", "ENOPROTOOPT"),
+    (7005, "fd00::2", "icmp6-no-route", "ENETUNREACH"),
+])
+def test_nft_reject_types_and_their_errno(port, dst, reject_with, errno):
+    res = syn(compile_ruleset({"nft_text": REJECTS_NFT}), port, src="fd00::1" if ":" in dst else A, dst=dst)
+    assert (res["verdict"], res["reject_with"], res["errno"], res["observed_as"]) == (
+        "reject", reject_with, errno, "unreachable")
+    assert res["rule"]["position"] == port - 7000
+
+
+def test_nft_icmp_reject_applies_to_its_family_only():
+    rs = compile_ruleset({"nft_text": REJECTS_NFT})
+    assert syn(rs, 7003, src="fd00::1", dst="fd00::2")["verdict"] == "accept"
+    assert syn(rs, 7005)["verdict"] == "accept"
+
+
+def test_nft_reject_types_from_json():
+    """The same rejects as `nft -j` spells them."""
+    def rule(handle, port, rtype, code):
+        return {"rule": {"family": "inet", "table": "f", "chain": "input", "handle": handle, "expr": [
+            {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": port}},
+            {"reject": {"type": rtype, "expr": code}}]}}
+    doc = {"nftables": [
+        {"table": {"family": "inet", "name": "f", "handle": 1}},
+        {"chain": {"family": "inet", "table": "f", "name": "input", "handle": 1, "type": "filter",
+                   "hook": "input", "prio": 0, "policy": "accept"}},
+        rule(2, 7001, "icmpx", "host-unreachable"), rule(3, 7002, "icmpx", "no-route"),
+        rule(4, 7003, "icmp", "net-unreachable"), rule(5, 7004, "icmp", "prot-unreachable")]}
+    rs = compile_ruleset({"nft_json": json.dumps(doc)})
+    got = [(r["reject_with"], r["errno"], r["rule"]["handle"]) for r in (syn(rs, p) for p in (7001, 7002, 7003, 7004))]
+    assert got == [("icmpx host-unreachable", "EHOSTUNREACH", 2), ("icmpx no-route", "ENETUNREACH", 3),
+                   ("icmp-net-unreachable", "ENETUNREACH", 4), ("icmp-proto-unreachable", "ENOPROTOOPT", 5)]
+
+
+# ../shared/corpus/nft/nftables-merge-nat.nft (nftables' own tests/shell merge test): three ip
+# tables whose chain `y` holds dnat/redirect rules with maps, but no hook, so nothing in it is on a
+# packet's path. The test hooks each `y` as a nat prerouting chain at priority dstnat (the only
+# change; all three share the priority, so the newest table, the last in the listing, runs
+# first) and evaluates packets through the real rules.
+
+def _merge_nat(corpus_text, hooked=True):
+    text = corpus_text("nft/nftables-merge-nat.nft")
+    if hooked:
+        text = text.replace("\tchain y {\n", "\tchain y {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n")
+        assert text.count("hook prerouting") == 3
+    return compile_ruleset({"nft_text": text}).validate()
+
+
+def merge_syn(rs, src, dport, dst="198.18.0.11"):
+    return rs.evaluate({"src": src, "dst": dst, "dport": dport, "iif": "eth0"},
+                       addresses={"eth0": ["198.18.0.11/24"]}, listeners=[{"address": "0.0.0.0", "port": 8083}])
+
+
+def test_merge_nat_corpus_without_hooks_is_off_the_path(corpus_text):
+    res = merge_syn(_merge_nat(corpus_text, hooked=False), "4.4.4.4", 80)
+    assert (res["verdict"], res["redirected"], res["path"], res["rule"]) == ("accept", False, [], None)
+
+
+@pytest.mark.parametrize("src, dst, dport, destination, table, position", [
+    ("4.4.4.4", "198.18.0.11", 22, ("1.1.1.1", 22), "test1", 2),       # dnat to ip saddr map
+    ("5.5.5.5", "198.18.0.11", 22, ("2.2.2.2", 22), "test1", 2),
+    ("4.4.4.4", "198.18.0.11", 80, ("1.1.1.1", 8001), "test2", 2),     # test2 is newer than test1: its map wins
+    ("9.9.9.9", "198.18.0.11", 81, ("2.2.2.2", 9001), "test2", 2),     # dnat ip to tcp dport map (addr . port)
+    ("9.9.9.9", "1.1.1.1", 80, ("4.4.4.4", 8000), "test4", 2),         # daddr . dport map; test4 runs first
+    ("9.9.9.9", "198.18.0.11", 83, ("198.18.0.11", 8083), "test4", 3),  # redirect to :tcp dport map
+    ("9.9.9.9", "198.18.0.11", 85, ("198.18.0.11", 85), "test4", 4),    # plain redirect keeps the port
+])
+def test_merge_nat_corpus_evaluated(corpus_text, src, dst, dport, destination, table, position):
+    res = merge_syn(_merge_nat(corpus_text), src, dport, dst=dst)
+    assert res["verdict"] == "accept" and res["redirected"] is (destination != (dst, dport))
+    assert (res["destination"]["address"], res["destination"]["port"]) == destination
+    assert (res["nat_rule"]["table"], res["nat_rule"]["chain"], res["nat_rule"]["position"]) == (table, "y", position)
+
+
+def test_merge_nat_corpus_map_misses_break_the_rule(corpus_text):
+    """No element in any map and no other rule for port 86: nothing rewrites it, and a map miss
+    is no reason for doubt (the kernel's lookup breaks the rule)."""
+    res = merge_syn(_merge_nat(corpus_text), "9.9.9.9", 86)
+    assert (res["verdict"], res["redirected"], res["nat_rule"]) == ("accept", False, None)
+    assert res["path"] == ["nft ip test4 y", "nft ip test2 y", "nft ip test1 y"]
+    assert res["observed_as"] == "refused" and res["no_listener"] is True
