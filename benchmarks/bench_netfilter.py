@@ -10,6 +10,12 @@ of /32 DROPs, per-service chains of source/port ACCEPTs, a conntrack/multiport/c
 DNAT table), then measures: parsing, compiling every chain, the first packet, and 1,000 packets in
 one evaluate_many() call; peak memory is the process's maximum RSS. Targets: parse < 1 s,
 < 5 ms per packet, < 200 MB.
+
+"Parsed" is counted as a ruleset that can answer: the lazy index of rules by chain is only the
+first step; the first packet structures and compiles every rule on its path (tens of thousands
+here), and firewall_eval compiles every rule before the first packet (validate(), so that a
+malformed line is reported). The parse target is checked against parse + compiling every rule,
+and each target is reported met or NOT MET on its own.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -153,8 +159,20 @@ def main():
             rs.evaluate(dict(p, iif="eth1.110"))
         print("TUM corpus (4,840 rules): parse+compile %.3f s, %.3f ms per packet"
               % (t_tum, 1000.0 * (time.perf_counter() - t0) / 200))
-    ok = t_parse < 1.0 and t_batch / len(packets) < 0.005 and rss < 200
-    print("targets (parse < 1 s, < 5 ms/packet, < 200 MB): %s" % ("met" if ok else "NOT MET"))
+    t_ready = t_parse + t_first + t_compile
+    per_packet = t_batch / len(packets)
+    checks = [
+        ("50k rules parsed < 1 s (index %.3f s + first packet %.3f s + the remaining rules %.3f s = "
+         "%.3f s until every rule is compiled, as firewall_eval does before answering)"
+         % (t_parse, t_first, t_compile, t_ready), t_ready < 1.0),
+        ("first answer < 1 s (index + first packet, lazily: %.3f s)" % (t_parse + t_first), t_parse + t_first < 1.0),
+        ("each packet < 5 ms (%.3f ms)" % (1000.0 * per_packet), per_packet < 0.005),
+        ("memory < 200 MB (%.1f MB peak RSS)" % rss, rss < 200),
+    ]
+    for text_, met in checks:
+        print("target %-7s %s" % ("met:" if met else "NOT MET:", text_))
+    ok = all(met for _text, met in checks)
+    print("targets: %s" % ("all met" if ok else "NOT all met"))
     return 0 if ok else 1
 
 
