@@ -38,8 +38,13 @@ def results_by_host(results, facts_key):
     return normalized
 
 
+CHECK_KEY = "check"
+
+
 def probe_results_by_target(results):
-    """Map (lb_host, address, port) -> probe result dict from registered tcp_probe results."""
+    """Map (lb_host, address, port) -> probe result dict from registered tcp_probe results; a
+    result with an ``id`` (a server's own health-check target, see targets.probe_targets) is also
+    under (lb_host, "check", id)."""
     by_target = {}
     for host in sorted(results or {}):
         result = results[host]
@@ -50,5 +55,8 @@ def probe_results_by_target(results):
                 key = (host, str(probe["address"]), int(probe["port"]))
             except (KeyError, TypeError, ValueError):
                 continue
-            by_target[key] = probe
+            if key not in by_target or "http" not in probe:
+                by_target[key] = probe  # a plain connect first; any result tells the L4 story
+            if probe.get("id") is not None:
+                by_target[(host, CHECK_KEY, str(probe["id"]))] = probe
     return by_target
