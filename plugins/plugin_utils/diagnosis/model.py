@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.inputs import CHECK_KEY
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import (
     family_of,
     host_owns,
@@ -32,6 +33,8 @@ class ServerContext(object):
         self.stat = None
         self.runtime_error = None
         self.probe = None
+        self.check_probe = None  # the probe of where HAProxy's check connects (with its HTTP check)
+        self.log = None  # what the HAProxy log said about the server (server_log()), None: not read
         self.address = server.get("address")
         self.port = server.get("port")
         self.ip = None
@@ -60,6 +63,27 @@ class ServerContext(object):
             return state
         status = (self.stat.get("status") or "").strip().upper()
         return status.split(" ")[0] or None
+
+
+LOG_KEYS = ("last_transition", "last_state", "last_reason", "last_info", "last_check", "last_check_reason",
+            "last_check_info", "checks_failed", "checks_succeeded", "traffic_errors")
+
+
+def server_log(lb_facts, backend, server):
+    """The HAProxy log's account of one server (haproxy_facts ``logs.servers["b/s"]``): the last
+    transition, the last failed check, and the latest lines, oldest first; the backend's "no
+    server available" time. None when the logs were not read; every key null (lines empty)
+    when they were read and said nothing about this server in the window."""
+    logs = lb_facts.get("logs")
+    if not isinstance(logs, dict):
+        return None
+    entry = (logs.get("servers") or {}).get("%s/%s" % (backend, server)) or {}
+    record = dict((key, entry.get(key)) for key in LOG_KEYS)
+    record["lines"] = list(entry.get("lines") or [])
+    record["backend_no_server_available"] = ((logs.get("backends") or {}).get(backend) or {}).get("no_server_available")
+    record["source"] = logs.get("source")
+    record["window_minutes"] = logs.get("window_minutes")
+    return record
 
 
 def _stat_index(lb_facts):
@@ -110,6 +134,19 @@ def _match_host(ctx, address_index, inventory_addresses, lb_hosts_with_backend_f
         ctx.host = owners[0]
 
 
+def _check_probe(ctx, probes):
+    """The probe of the server's health-check target: its own (HTTP) target, else the connect to
+    its `addr`/`port` override, else the server's probe."""
+    own = probes.get((ctx.lb, CHECK_KEY, ctx.name))
+    if own is not None or not ctx.server.get("check"):
+        return own
+    address = ctx.server.get("check_addr") or ctx.address
+    port = ctx.server.get("check_port") or ctx.port
+    if (str(address), port) == (str(ctx.address), ctx.port):
+        return ctx.probe
+    return probes.get((ctx.lb, str(address), int(port)))
+
+
 def build_contexts(lb_hosts, backend_hosts, probes=None, lb_addresses=None):
     """One ServerContext per server of every backend/listen section of every LB, in a stable order.
 
@@ -136,6 +173,8 @@ def build_contexts(lb_hosts, backend_hosts, probes=None, lb_addresses=None):
                 _resolve(ctx)
                 if ctx.ip is not None and ctx.port is not None:
                     ctx.probe = probes.get((lb, str(ctx.address), int(ctx.port))) or probes.get((lb, str(ctx.ip), int(ctx.port)))
+                    ctx.check_probe = _check_probe(ctx, probes)
+                ctx.log = server_log(lb_facts, backend.get("name"), server.get("name"))
                 _match_host(ctx, address_index, inventory_addresses, set(h for h, e in backend_hosts.items() if e.get("facts")))
                 if ctx.host is not None:
                     entry = backend_hosts.get(ctx.host) or {}

@@ -70,3 +70,134 @@ def test_probe_is_cross_checked_with_haproxys_last_check():
     assert disagreement["agree"] is False and "intermittent" in disagreement["note"]
     assert cross_check({"check_status": "L7STS"}, {"result": "open"})["agree"] is True
     assert cross_check({}, {"result": "open"})["agree"] is None
+
+
+# --- Layer 7: the probe's emulated HTTP check against HAProxy's L7 codes -----------------------
+
+def _http(result, status, reason=None, ok=None):
+    return {"request": "GET /health HTTP/1.1", "status": status, "result": result,
+            "ok": (result in ("L7OK", "L7OKC")) if ok is None else ok, "reason": reason}
+
+
+def test_cross_check_compares_layer_7_codes_with_the_probes_http_result():
+    from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.report import cross_check
+
+    sts = {"result": "open", "http": _http("L7STS", 503, "HTTP status 503 (Service Unavailable)")}
+    assert cross_check({"check_status": "L7STS"}, sts) == {
+        "haproxy": "L7STS", "probe": "open", "agree": True, "layer": "L7", "http": "L7STS", "http_status": 503}
+    # HAProxy passed its last check but the application answers 503 now
+    record = cross_check({"check_status": "L7OK"}, sts)
+    assert record["agree"] is False and "503" in record["note"]
+    # a body rule failing (L7RSP) is not the status failure HAProxy saw
+    assert cross_check({"check_status": "L7STS"}, {"result": "open", "http": _http("L7RSP", 200)})["agree"] is False
+    assert cross_check({"check_status": "L7OKC"}, {"result": "open", "http": _http("L7OK", 200)})["agree"] is True
+    # the probe saw the port refused: the Layer-4 comparison, as before
+    assert cross_check({"check_status": "L7STS"}, {"result": "refused", "http": _http(None, None)})["agree"] is False
+
+
+def test_cross_check_says_when_only_the_tcp_connect_was_compared():
+    from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.report import cross_check
+
+    tls = {"result": "open", "http": {"request": None, "status": None, "result": "not_emulated", "ok": None,
+                                      "reason": "the check runs over TLS (ssl / check-ssl): not emulated"}}
+    record = cross_check({"check_status": "L7STS"}, tls)
+    assert (record["agree"], record["layer"]) == (True, "L4")
+    assert "over TLS" in record["note"]
+
+
+def test_cross_check_uses_the_probe_of_the_check_target():
+    from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.report import cross_check
+
+    # `check port 9200`: the traffic port is open, the check port refused, as HAProxy says
+    assert cross_check({"check_status": "L4CON"}, {"result": "open"}, {"result": "refused"})["agree"] is True
+    assert cross_check({"check_status": "L4CON"}, {"result": "open"})["agree"] is False
+
+
+def _l7_report(probe_http, check_status="L7STS", last_chk="Service Unavailable", logs=None, status="DOWN"):
+    lb = lb_result([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", status, check_status, last_chk)])
+    if logs is not None:
+        lb["ansible_facts"]["lbdoctor_haproxy"]["logs"] = logs
+    probes = {LB: {"results": [dict({"address": "198.18.0.11", "port": 8080, "source": None, "result": "open",
+                                     "errno": None, "elapsed_ms": 0.4, "error": None, "family": "ipv4",
+                                     "resolved_address": "198.18.0.11", "source_address": "198.18.0.2",
+                                     "id": "web/web1"}, **({"http": probe_http} if probe_http else {}))]}}
+    return diagnose({LB: lb}, {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])},
+                    probe_results=probes, generated_at="now")
+
+
+def test_an_open_port_with_a_failing_http_check_stays_unknown_with_the_status_as_evidence():
+    report = _l7_report(_http("L7STS", 503, "HTTP status 503 (Service Unavailable) fails 'expect status 200-399'"))
+    record = report["servers"][0]
+    assert record["verdict"] == "unknown"  # no connection fault: the application says 503
+    assert record["check_probe"]["http"]["result"] == "L7STS"
+    assert record["cross_check"]["layer"] == "L7" and record["cross_check"]["agree"] is True
+    evidence = dict((ev["source"], ev["text"]) for ev in record["findings"][0]["evidence"])
+    assert evidence["HTTP check emulated from lb1 to 198.18.0.11:8080"].startswith(
+        "the TCP connect opens but the HTTP check fails with status 503: L7STS: GET /health HTTP/1.1 -> 503")
+    text = render_markdown(report)
+    assert "- HTTP check emulated from lb1 to 198.18.0.11:8080: `L7STS: GET /health HTTP/1.1 -> 503" in text
+    assert "- cross-check: HAProxy L7STS, probe open / HTTP L7STS: agree" in text
+
+
+def test_a_passing_http_check_is_not_called_a_failure():
+    record = _l7_report(_http("L7OK", 200), check_status="L7OK", last_chk="", status="UP")["servers"][0]
+    assert record["verdict"] == "healthy" and record["cross_check"]["agree"] is True
+
+
+# --- the HAProxy log in each server's record and evidence ---------------------------------------
+
+LOGS = {
+    "source": "journalctl -u haproxy.service -o short-iso", "sources": [], "window_minutes": 60,
+    "since": "2026-11-25T16:30:00", "events": 3,
+    "servers": {"web/web1": {
+        "backend": "web", "server": "web1", "last_transition": "2026-11-25T17:03:24+0000", "last_state": "DOWN",
+        "last_reason": "Layer7 wrong status", "last_info": "Service Unavailable", "checks_failed": 3,
+        "checks_succeeded": 0, "last_check": "2026-11-25T17:03:23+0000", "last_check_reason": "Layer7 wrong status",
+        "last_check_info": "Service Unavailable", "traffic_errors": {"SC": 0, "sC": 0},
+        "lines": ["2026-11-25T17:03:23+0000 lb1 haproxy[812]: Health check for server web/web1 failed, reason: Layer7 "
+                  "wrong status, code: 503, info: \"Service Unavailable\", check duration: 1ms, status: 0/2 DOWN.",
+                  "2026-11-25T17:03:24+0000 lb1 haproxy[812]: Server web/web1 is DOWN, reason: Layer7 wrong status, "
+                  "code: 503, info: \"Service Unavailable\", check duration: 1ms."]}},
+    "backends": {"web": {"no_server_available": "2026-11-25T17:03:24+0000", "lines": []}},
+}
+
+
+def test_server_record_carries_the_log_and_its_last_transition():
+    record = _l7_report(_http("L7STS", 503, "HTTP status 503"), logs=LOGS)["servers"][0]
+    log = record["log"]
+    assert (log["last_transition"], log["last_state"], log["last_reason"]) == (
+        "2026-11-25T17:03:24+0000", "DOWN", "Layer7 wrong status")
+    assert log["lines"] == LOGS["servers"]["web/web1"]["lines"]
+    assert log["backend_no_server_available"] == "2026-11-25T17:03:24+0000"
+    assert (log["source"], log["window_minutes"]) == ("journalctl -u haproxy.service -o short-iso", 60)
+    # the latest lines are evidence of the finding that names the verdict
+    last = record["findings"][0]["evidence"][-1]
+    assert last["source"] == ("HAProxy log on lb1 (journalctl -u haproxy.service -o short-iso), last transition "
+                              "2026-11-25T17:03:24+0000 to DOWN")
+    assert last["text"].splitlines() == LOGS["servers"]["web/web1"]["lines"]
+
+
+def test_log_in_report_markdown():
+    text = render_markdown(_l7_report(_http("L7STS", 503, "HTTP status 503"), logs=LOGS))
+    assert ("- HAProxy log: last transition 2026-11-25T17:03:24+0000 to DOWN (Layer7 wrong status, "
+            "Service Unavailable)") in text
+    assert "Server web/web1 is DOWN, reason: Layer7 wrong status" in text  # the lines, as evidence
+
+
+def test_log_not_read_and_log_silent_about_a_server_are_told_apart():
+    assert _l7_report(None)["servers"][0]["log"] == {}
+    silent = dict(LOGS, servers={}, backends={})
+    record = _l7_report(None, logs=silent)["servers"][0]
+    assert record["log"]["lines"] == [] and record["log"]["last_transition"] is None
+    assert record["log"]["source"] == LOGS["source"]
+    assert not any(ev["source"].startswith("HAProxy log") for ev in record["findings"][0]["evidence"])
+    assert "- HAProxy log: nothing about this server in the last 60 minutes" in render_markdown(
+        _l7_report(None, logs=silent))
+
+
+def test_a_healthy_server_keeps_its_log_but_gets_no_finding():
+    healthy = dict(LOGS["servers"]["web/web1"], last_state="UP", last_reason="Layer7 check passed")
+    record = _l7_report(_http("L7OK", 200), check_status="L7OK", status="UP",
+                        logs=dict(LOGS, servers={"web/web1": healthy}))["servers"][0]
+    assert record["verdict"] == "healthy" and record["findings"] == []
+    assert record["log"]["last_state"] == "UP"
