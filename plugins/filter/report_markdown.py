@@ -12,8 +12,10 @@ short_description: Render an lbdoctor report as Markdown for people
 version_added: 0.1.0
 author: lbdoctor maintainers (@lbdoctor)
 description:
-  - The summary table, then every finding of every server that is not healthy, in fix order,
-    with its evidence and the fix it proposes.
+  - The summary table, then for every server that is not healthy the probe's emulated HTTP
+    check, the cross-check with HAProxy's last check and the HAProxy log's last transition,
+    and every finding in fix order with its evidence (the latest log lines among it) and the
+    fix it proposes.
 options:
   _input:
     description: A report returned by P(lbdoctor.haproxy.diagnose#filter).

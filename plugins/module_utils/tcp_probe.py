@@ -471,7 +471,8 @@ def probe(targets, timeout=2.0, concurrency=None, http_check=None, resolve_fn=No
                         "reason": p.plan["not_emulated"] or "not sent: the TCP connect ended %s" % result}
                 if p.plan["not_emulated"]:
                     http["result"] = "not_emulated"
-            http["request"] = p.plan["request_line"] if p.plan["request"] is not None else None
+            sent = p.plan["request"] is not None and p.phase != "connect"
+            http["request"] = p.plan["request_line"] if sent else None
             entry["http"] = http
             failed = http["ok"] is False or http["result"] in ("L7TOUT", "SOCKERR")
             entry.update({"http_status": http["status"], "http_ok": http["ok"],

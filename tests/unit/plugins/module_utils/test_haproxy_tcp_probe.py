@@ -544,6 +544,7 @@ def test_no_http_result_when_the_tcp_connect_fails():
     result = probe([{"address": "127.0.0.1", "port": closed_port(), "http_check": {"uri": "/"}}])[0]
     assert result["result"] == "refused"
     assert result["http"]["result"] is None and "refused" in result["http"]["reason"]
+    assert result["http"]["request"] is None  # nothing was sent
 
 
 def test_timeout_status_override_and_reset_connection():
