@@ -8,7 +8,8 @@
   targets: under 0.5 s for 10,000 servers.
 * ``stat``: parse_show_stat() on a generated `show stat` dump of ROWS server rows with the
   129-column header of HAProxy 2.6.12 (module counters after '-'); target: under 0.2 s for
-  10,000 rows.
+  10,000 rows. Twice: one sample row repeated (status and check status varied), and with every
+  counter different per row (the worst case for the per-column conversion).
 * ``probe``: probe() of PROBES targets on 127.0.0.1 ports nobody listens on (bound then closed,
   so refused at once) with the default concurrency, then the same against a listener whose
   accept queue is full (SYNs dropped: every probe times out); target: about one connect
@@ -17,7 +18,7 @@
 Everything stays on loopback. Usage:
 
     .venv/bin/python benchmarks/bench_haproxy.py [--servers 10000] [--rows 10000] [--probes 1000]
-        [--timeout 2.0] [--rounds 5]
+        [--timeout 2.0] [--rounds 5] [--only config|stat|probe ...]
 
 Prints the figures (best and median of the rounds); they go to docs/haproxy_facts.md. This is
 not a test and asserts nothing.
@@ -26,6 +27,7 @@ not a test and asserts nothing.
 from __future__ import absolute_import, division, print_function
 
 import argparse
+import gc
 import os
 import platform
 import socket
@@ -79,14 +81,28 @@ def make_config(servers, per_backend=100):
     return "\n".join(lines) + "\n"
 
 
-def make_stat(rows, per_backend=100):
+# counters that differ from server to server on a busy HAProxy
+VARIED_COUNTERS = frozenset(("stot", "bin", "bout", "econ", "eresp", "wretr", "wredis", "chkfail", "chkdown",
+                             "lastchg", "downtime", "lbtot", "cli_abrt", "srv_abrt", "lastsess", "qtime",
+                             "ctime", "rtime", "ttime", "check_duration", "conn_tot", "connect", "reuse",
+                             "qtime_max", "ctime_max", "rtime_max", "ttime_max", "req_tot", "smax", "rate_max"))
+
+
+def make_stat(rows, per_backend=100, varied=False):
+    """``varied``: every integer cell of a row differs from the other rows' (counters of a real
+    busy HAProxy), not one sample row's values repeated."""
     with open(HEADER_26) as handle:
         text = handle.read()
     header = text.splitlines()[0]
     sample = [line for line in text.splitlines() if line.startswith("app,refused1,")][0].split(",")
+    names = header.lstrip("# ").split(",")
+    counters = [j for j, name in enumerate(names) if name in VARIED_COUNTERS or name.startswith("hrsp_")]
     out = [header]
     for i in range(rows):
         row = list(sample)
+        if varied:
+            for j in counters:
+                row[j] = str((int(row[j]) if row[j].isdigit() else 0) + i * 7 + j)
         row[0] = "be_%d" % (i // per_backend)
         row[1] = "srv%d" % i
         row[17] = ("UP", "DOWN", "UP 1/3", "MAINT", "DRAIN")[i % 5]
@@ -110,12 +126,20 @@ def closed_ports(count):
 
 
 def timed(func, rounds):
+    """Best and median wall time of ``rounds`` calls; ``timed.cpu`` keeps the best and median CPU
+    time of the process (on a shared machine other jobs stretch wall time more than CPU time)."""
     times = []
+    cpu = []
     result = None
     for _i in range(rounds):
+        result = None
+        gc.collect()
         start = time.perf_counter()
+        start_cpu = time.process_time()
         result = func()
+        cpu.append(time.process_time() - start_cpu)
         times.append(time.perf_counter() - start)
+    timed.cpu = (min(cpu), statistics.median(cpu))
     return min(times), statistics.median(times), result
 
 
@@ -126,22 +150,41 @@ def main():
     parser.add_argument("--probes", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", choices=("config", "stat", "probe"), action="append",
+                        help="run only these parts (repeatable); default: all")
     args = parser.parse_args()
+    parts = set(args.only or ("config", "stat", "probe"))
 
-    print("python %s on %s, %d CPUs" % (platform.python_version(), platform.platform(), os.cpu_count() or 0))
+    print("python %s on %s, %d CPUs, load average %.2f"
+          % (platform.python_version(), platform.platform(), os.cpu_count() or 0, os.getloadavg()[0]))
+    if "config" in parts:
+        bench_config(args)
+    if "stat" in parts:
+        bench_stat(args)
+    if "probe" in parts:
+        bench_probe(args)
+    return 0
 
+
+def bench_config(args):
     text = make_config(args.servers)
     env = {"APP_NET": "10.200"}
     best, median, conf = timed(lambda: parse_config([("/etc/haproxy/haproxy.cfg", text)], env=env), args.rounds)
     count = sum(len(b["servers"]) for b in conf["backends"])
-    print("config: %d servers, %d lines, %d KB: best %.3f s, median %.3f s (%d errors)"
-          % (count, text.count("\n"), len(text) // 1024, best, median, len(conf["errors"])))
+    print("config: %d servers, %d lines, %d KB: best %.3f s, median %.3f s (CPU %.3f / %.3f s) (%d errors)"
+          % ((count, text.count("\n"), len(text) // 1024, best, median) + timed.cpu + (len(conf["errors"]),)))
 
-    stat_text = make_stat(args.rows)
-    best, median, stat = timed(lambda: parse_show_stat(stat_text), args.rounds)
-    print("show stat: %d rows x %d columns, %d KB: best %.3f s, median %.3f s"
-          % (len(stat["servers"]), len(stat_text.splitlines()[0].split(",")), len(stat_text) // 1024, best, median))
 
+def bench_stat(args):
+    for varied in (False, True):
+        stat_text = make_stat(args.rows, varied=varied)
+        best, median, stat = timed(lambda: parse_show_stat(stat_text), args.rounds)
+        print("show stat%s: %d rows x %d columns, %d KB: best %.3f s, median %.3f s (CPU %.3f / %.3f s)"
+              % ((" (varied counters)" if varied else "", len(stat["servers"]),
+                  len(stat_text.splitlines()[0].split(",")), len(stat_text) // 1024, best, median) + timed.cpu))
+
+
+def bench_probe(args):
     ports = closed_ports(args.probes)
     targets = [{"address": "127.0.0.1", "port": p} for p in ports]
     best, median, results = timed(lambda: probe(targets, timeout=args.timeout), args.rounds)
@@ -168,7 +211,6 @@ def main():
     for filler in fillers:
         filler.close()
     sink.close()
-    return 0
 
 
 if __name__ == "__main__":

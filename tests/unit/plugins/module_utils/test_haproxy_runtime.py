@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_runtime
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_runtime import (
     RuntimeApiError, StatParseError, collect_runtime, normalize_status, parse_servers_state, parse_show_info,
     parse_show_stat, parse_socket_spec, query,
@@ -43,6 +44,71 @@ def test_normalize_status(status, expected):
 
 
 # -- show stat: our captures -------------------------------------------------------------------
+
+def _capture_lines(fixture_text):
+    return fixture_text("haproxy/hap26-stat.csv").splitlines()
+
+
+def test_complete_and_short_rows_give_the_same_entries(fixture_text):
+    """A dump whose rows all have every field is converted column by column; one short row sends
+    the dump through the row-by-row path. Both read every row the same way."""
+    lines = _capture_lines(fixture_text)
+    uniform = parse_show_stat("\n".join(lines) + "\n")
+    short = ",".join(lines[2].split(",")[:40])  # app,up1 cut after 40 fields
+    mixed = parse_show_stat("\n".join(lines + [short]) + "\n")
+    assert mixed["servers"][:-1] == uniform["servers"]
+    assert mixed["backends"] == uniform["backends"] and mixed["frontends"] == uniform["frontends"]
+    assert [list(a) for a in mixed["servers"][:-1]] == [list(a) for a in uniform["servers"]]  # key order too
+    assert len(mixed["servers"][-1]) == 40 + 6 and mixed["warnings"] == [
+        "show stat: row %d (app/up1): 40 of 103 columns" % (len(lines) + 1)]
+
+
+def test_values_are_typed_per_column(fixture_text):
+    header = "# pxname,svname,status,weight,check_status,bin,lastchg,addr,cookie"
+    rows = ["app,s%d,UP,%s,L4OK,%d,%s,10.0.0.%d:80,%d" % (i, "" if i % 3 else "1", 1000 + i, "" if i == 5 else str(i),
+                                                        i, i)
+            for i in range(1, 80)]
+    rows.append("app,s80,UP,-1,L4OK,\u00b2,12,10.0.0.80:80,c80")  # a negative int; a superscript digit
+    stat = parse_show_stat("\n".join([header] + rows) + "\n")
+    s = by_name(stat["servers"])
+    assert (s["app/s3"]["weight"], s["app/s4"]["weight"], s["app/s80"]["weight"]) == (1, None, -1)
+    assert (s["app/s7"]["bin"], s["app/s5"]["lastchg"], s["app/s6"]["lastchg"]) == (1007, None, 6)
+    # text columns stay text even when they look like numbers
+    assert (s["app/s7"]["cookie"], s["app/s7"]["addr"]) == ("7", "10.0.0.7:80")
+    # what int() reads but is not an ASCII integer stays text (it used to raise ValueError)
+    assert s["app/s80"]["bin"] == "\u00b2"
+
+
+def test_last_column_without_module_counters_loses_its_line_end():
+    text = "# pxname,svname,status,check_status\r\napp,s1,UP,L4OK\r\napp,s2,DOWN 1/2,* L4CON\r\n"
+    stat = parse_show_stat(text)
+    assert [(r["svname"], r["check_status"], r["in_progress"]) for r in stat["servers"]] == [
+        ("s1", "L4OK", False), ("s2", "L4CON", True)]
+
+
+def test_transition_counts_are_not_shared_between_rows():
+    stat = parse_show_stat("# pxname,svname,status\napp,s1,UP 1/3\napp,s2,UP 1/3\napp,s3,UP\n")
+    first, second, third = stat["servers"]
+    assert first["transition_counts"] == [1, 3] and first["transition"] == "going_down"
+    first["transition_counts"].append(9)
+    assert second["transition_counts"] == [1, 3] and third["transition_counts"] is None
+
+
+@pytest.mark.parametrize("chunk", [2, 3, 500])
+def test_rows_warnings_and_cap_keep_row_order_across_chunks(chunk, monkeypatch):
+    monkeypatch.setattr(haproxy_runtime, "STAT_CHUNK_ROWS", chunk)
+    rows = ["app,s%d,%s,%s" % (i, "WEIRD" if i % 2 else "UP", "LOK" if i % 3 == 0 else "L4OK") for i in range(1, 81)]
+    stat = parse_show_stat("# pxname,svname,status,check_status\n" + "\n".join(rows) + "\n")
+    assert [r["svname"] for r in stat["servers"]] == ["s%d" % i for i in range(1, 81)]
+    expected = []  # row by row: the status first, then the check status
+    for i in range(1, 81):
+        if i % 2:
+            expected.append("show stat: row %d (app/s%d): unknown status 'WEIRD'" % (i + 1, i))
+        if i % 3 == 0:
+            expected.append("show stat: row %d (app/s%d): unknown check_status 'LOK'" % (i + 1, i))
+    assert len(expected) > 50
+    assert stat["warnings"] == expected[:50]  # MAX_WARNINGS
+
 
 def test_captured_26_stat(fixture_text):
     stat = parse_show_stat(fixture_text("haproxy/hap26-stat.csv"))
