@@ -134,6 +134,17 @@ def _match_host(ctx, address_index, inventory_addresses, lb_hosts_with_backend_f
         ctx.host = owners[0]
 
 
+HTTP_KEYS = ("http", "http_status", "http_ok", "http_error", "id")
+
+
+def _l4_only(probe, name):
+    """A probe result shared with another server's HTTP check target (same address and port)
+    keeps only its TCP connect: that HTTP check is not this server's."""
+    if not probe or probe.get("id") in (None, name):
+        return probe
+    return dict((key, value) for key, value in probe.items() if key not in HTTP_KEYS)
+
+
 def _check_probe(ctx, probes):
     """The probe of the server's health-check target: its own (HTTP) target, else the connect to
     its `addr`/`port` override, else the server's probe."""
@@ -144,7 +155,7 @@ def _check_probe(ctx, probes):
     port = ctx.server.get("check_port") or ctx.port
     if (str(address), port) == (str(ctx.address), ctx.port):
         return ctx.probe
-    return probes.get((ctx.lb, str(address), int(port)))
+    return _l4_only(probes.get((ctx.lb, str(address), int(port))), ctx.name)
 
 
 def build_contexts(lb_hosts, backend_hosts, probes=None, lb_addresses=None):
@@ -172,7 +183,8 @@ def build_contexts(lb_hosts, backend_hosts, probes=None, lb_addresses=None):
                 ctx.runtime_error = runtime_error
                 _resolve(ctx)
                 if ctx.ip is not None and ctx.port is not None:
-                    ctx.probe = probes.get((lb, str(ctx.address), int(ctx.port))) or probes.get((lb, str(ctx.ip), int(ctx.port)))
+                    ctx.probe = _l4_only(probes.get((lb, str(ctx.address), int(ctx.port)))
+                                         or probes.get((lb, str(ctx.ip), int(ctx.port))), ctx.name)
                     ctx.check_probe = _check_probe(ctx, probes)
                 ctx.log = server_log(lb_facts, backend.get("name"), server.get("name"))
                 _match_host(ctx, address_index, inventory_addresses, set(h for h, e in backend_hosts.items() if e.get("facts")))

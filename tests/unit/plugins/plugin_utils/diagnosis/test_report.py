@@ -201,3 +201,24 @@ def test_a_healthy_server_keeps_its_log_but_gets_no_finding():
                         logs=dict(LOGS, servers={"web/web1": healthy}))["servers"][0]
     assert record["verdict"] == "healthy" and record["findings"] == []
     assert record["log"]["last_state"] == "UP"
+
+
+def test_another_servers_http_check_at_the_same_address_is_not_this_servers():
+    # web/web1 is HTTP-checked at 198.18.0.11:8080; tcp/t1 (a TCP check) shares the address and
+    # port, so the only probe there is web1's: t1 keeps its TCP connect, not web1's HTTP result
+    lb = lb_result([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", "DOWN", "L7STS", "Service Unavailable"),
+                                                                  stat("tcp", "t1", "UP", "L4OK")])
+    lb["ansible_facts"]["lbdoctor_haproxy"]["config"]["backends"].append(
+        {"name": "tcp", "kind": "backend", "file": "/etc/haproxy/haproxy.cfg", "line": 40,
+         "servers": [server("t1", "198.18.0.11", 8080, 41)]})
+    probes = {LB: {"results": [{"address": "198.18.0.11", "port": 8080, "source": None, "result": "open", "errno": None,
+                                "elapsed_ms": 0.4, "error": None, "family": "ipv4", "resolved_address": "198.18.0.11",
+                                "source_address": "198.18.0.2", "id": "web/web1",
+                                "http": _http("L7STS", 503, "HTTP status 503"), "http_status": 503, "http_ok": False,
+                                "http_error": "HTTP status 503"}]}}
+    report = diagnose({LB: lb}, {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])},
+                      probe_results=probes, generated_at="now")
+    web1, t1 = report["servers"]
+    assert web1["check_probe"]["http"]["result"] == "L7STS"
+    assert (t1["probe"]["result"], "http" in t1["probe"], "id" in t1["probe"]) == ("open", False, False)
+    assert "http" not in t1["check_probe"] and t1["cross_check"] == {"haproxy": "L4OK", "probe": "open", "agree": True}
