@@ -393,6 +393,147 @@ def test_evaluate_condition(words, value):
     assert evaluate_condition(words, {"Y": "", "Z": "1"}, set(), "2.6") is value
 
 
+# -- grammar items one by one ------------------------------------------------------------------
+
+def test_proxy_level_source_applies_to_servers_without_their_own():
+    conf = parse("""\
+defaults
+    source 198.18.0.9
+backend web
+    source 198.18.0.1 usesrc clientip
+    server s1 198.18.0.11:80 check
+    server s2 198.18.0.12:80 check source 198.18.0.2:0
+backend inherited
+    server s3 198.18.0.13:80
+frontend fe
+    source 198.18.0.3
+""")
+    assert codes(conf["errors"]) == [(10, "not-allowed")]
+    web = conf["backends"][0]
+    assert web["source"] == "198.18.0.1"
+    s1, s2 = web["servers"]
+    assert (s1["source"], s1["source_raw"]) == ("198.18.0.1", "198.18.0.1 usesrc clientip")
+    assert (s2["source"], s2["source_raw"]) == ("198.18.0.2", "198.18.0.2:0")
+    # a `source` in defaults is inherited by the proxies after it
+    assert conf["backends"][1]["source"] == "198.18.0.9" and conf["backends"][1]["servers"][0]["source"] == "198.18.0.9"
+
+
+def test_http_check_expect_and_send():
+    conf = parse("""\
+backend api
+    option httpchk
+    http-check send meth GET uri /health ver HTTP/1.1 hdr Host api.example.com
+    http-check expect status 200-399
+    server a1 198.18.0.21:8080 check
+backend plain
+    option httpchk GET /ping
+    http-check expect ! rstring ^DOWN
+""")
+    assert conf["errors"] == []
+    api, plain = conf["backends"]
+    assert api["httpchk"] == {"method": "GET", "uri": "/health", "version": "HTTP/1.1", "host": "api.example.com",
+                              "expect": "status 200-399"}
+    assert [(r["args"], r["line"]) for r in api["http_check"]] == [
+        (["send", "meth", "GET", "uri", "/health", "ver", "HTTP/1.1", "hdr", "Host", "api.example.com"], 3),
+        (["expect", "status", "200-399"], 4)]
+    assert (plain["httpchk"]["method"], plain["httpchk"]["uri"], plain["httpchk"]["expect"]) == \
+        ("GET", "/ping", "! rstring ^DOWN")
+    assert plain["check_type"] == "http" and plain["http_check"][0]["line"] == 8
+
+
+@pytest.mark.parametrize("raw, address, family, port, resolve_family, error", [
+    ("ipv4@app.example.com:8080", "app.example.com", "hostname", 8080, "ipv4", None),
+    ("ipv6@app.example.com:8080", "app.example.com", "hostname", 8080, "ipv6", None),
+    ("ipv6@[2001:db8::1]:80", "2001:db8::1", "ipv6", 80, None, None),
+    ("ipv4@198.18.0.1:80", "198.18.0.1", "ipv4", 80, None, None),
+    ("app.example.com:8080", "app.example.com", "hostname", 8080, None, None),
+    ("ipv6@198.18.0.1:80", None, None, 80, None, "address '198.18.0.1' is not ipv6"),
+])
+def test_forced_family_host_names_keep_the_family_to_resolve(raw, address, family, port, resolve_family, error):
+    conf = parse("backend b\n    server s1 %s check\n" % raw)
+    server = conf["backends"][0]["servers"][0]
+    assert (server["address"], server["family"], server["port"]) == (address, family, port)
+    assert server.get("resolve_family") == resolve_family
+    assert server["address_error"] == error
+    assert codes(conf["errors"]) == ([] if error is None else [(2, "address")])
+
+
+def test_server_template_plain_count_and_srv_names():
+    conf = parse("""\
+resolvers dns
+    nameserver ns1 198.18.0.53:53
+backend web
+    server-template web 3 app.example.com:8080 check
+    server-template svc 2 _http._tcp.app.example.com resolvers dns init-addr none check
+""")
+    assert conf["errors"] == []
+    web = servers(conf, "web")
+    assert list(web) == ["web1", "web2", "web3", "svc1", "svc2"]
+    assert all(web[n]["template"] == "web" and web[n]["port"] == 8080 and web[n]["line"] == 4
+               for n in ("web1", "web2", "web3"))
+    svc = web["svc2"]
+    # an SRV name has no port: the SRV record gives it
+    assert (svc["address"], svc["family"], svc["port"], svc["resolvers"], svc["init_addr"], svc["line"]) == \
+        ("_http._tcp.app.example.com", "hostname", None, "dns", "none", 5)
+    assert conf["resolvers"][0]["nameservers"][0]["address"] == "198.18.0.53"
+
+
+def test_warning_and_alert_directives_only_when_active():
+    conf = parse("""\
+.warning "this configuration is deprecated"
+.if streq(a,b)
+.alert "never seen"
+.else
+.alert "stop here"
+.endif
+""")
+    assert [(w["line"], w["code"], w["message"]) for w in conf["warnings"]] == [
+        (1, "directive", "this configuration is deprecated")]
+    assert [(e["line"], e["code"], e["message"]) for e in conf["errors"]] == [(5, "directive", "stop here")]
+
+
+def test_env_unknown_warns_for_each_server_whose_address_needs_a_variable():
+    conf = parse("backend b\n    server s1 ${APP}:80 check\n    server s2 \"${APP2}:81\"\n    server s3 10.0.0.3:80\n",
+                 env=None)
+    assert codes(conf["warnings"]) == [(2, "env-unknown"), (3, "env-unknown")]
+    assert "${APP}:80" in conf["warnings"][0]["message"]
+    s = servers(conf, "b")
+    assert (s["s1"]["family"], s["s1"]["address"], s["s2"]["family"], s["s3"]["family"]) == \
+        ("env", "${APP}:80", "env", "ipv4")
+    assert conf["errors"] == []
+
+
+def test_removed_keywords_are_errors():
+    conf = parse("""\
+global
+    nbproc 2
+defaults
+    contimeout 5s
+backend b
+    reqadd X-Forwarded-Proto:\\ https
+    srvtimeout 30s
+""")
+    assert codes(conf["errors"]) == [(2, "removed-keyword"), (4, "removed-keyword"), (6, "removed-keyword"),
+                                     (7, "removed-keyword")]
+    assert "timeout connect" in conf["errors"][1]["message"]
+
+
+def test_from_a_missing_defaults_section_is_an_error_and_uses_the_last_defaults():
+    conf = parse("defaults\n    mode http\nbackend b from nope\n    server s1 10.0.0.1:80\n")
+    assert codes(conf["errors"]) == [(3, "unknown-defaults")]
+    assert "'nope'" in conf["errors"][0]["message"]
+    backend = conf["backends"][0]
+    assert (backend["defaults"], backend["mode"], backend["servers"][0]["name"]) == ("nope", "http", "s1")
+
+
+def test_too_many_words_is_an_error_and_the_line_is_truncated():
+    words = " ".join("w%d" % i for i in range(70))
+    conf = parse("backend b\n    server s1 10.0.0.1:80 check\n    description %s\n" % words)
+    assert codes(conf["errors"]) == [(3, "too-many-words")]
+    assert "64" in conf["errors"][0]["message"]
+    assert servers(conf, "b")["s1"]["check"] is True
+
+
 # -- the shared corpus -------------------------------------------------------------------------
 
 def corpus(corpus_text, name, **kwargs):
@@ -482,6 +623,75 @@ def test_corpus_edge_http_check_send(corpus_text):
     assert app1["httpchk"]["method"] == "GET" and app1["httpchk"]["host"] == "svc1.example.com"
     assert app1["httpchk"]["version"] == "HTTP/1.1"
     assert conf["conditionals"][0]["value"] is False
+
+
+def test_corpus_openstack_director_listen_sections(corpus_text):
+    conf = corpus(corpus_text, "insights-openstack-director-puppet.cfg")
+    assert conf["errors"] == [] and conf["warnings"] == []
+    names = [b["name"] for b in conf["backends"]]
+    assert len(names) == 18 and names[0] == "amqp" and names[-1] == "stats"
+    assert all(b["kind"] == "listen" for b in conf["backends"])
+    amqp = servers(conf, "amqp")
+    assert [(s["address"], s["port"], s["check"], s["inter_ms"], s["line"]) for s in amqp.values()] == [
+        ("10.64.111.11", 5672, True, 1000, 26), ("10.64.111.12", 5672, True, 1000, 27),
+        ("10.64.111.13", 5672, True, 1000, 28)]
+    galera = conf["backends"][names.index("galera")]
+    assert (galera["line"], galera["check_type"], galera["httpchk"]["uri"]) == (50, "http", "/")
+    db = servers(conf, "galera")["pcmk-ncerdlabdell401"]
+    assert (db["address"], db["port"], db["check_port"], db["check_port_effective"], db["on_marked_down"],
+            db["line"]) == ("10.64.111.13", 3306, 9200, 9200, "shutdown-sessions", 62)
+    horizon = conf["backends"][names.index("horizon")]
+    assert horizon["mode"] == "http" and [b["address"] for b in horizon["binds"]] == [
+        "10.64.111.110", "10.64.111.109", "10.64.111.108"]
+    # nova-metadata's servers have `check` without `inter`: the 2 s default
+    assert [s["inter_ms"] for s in servers(conf, "nova-metadata").values()] == [2000, 2000, 2000]
+    assert servers(conf, "stats") == {}
+    assert sum(len(b["servers"]) for b in conf["backends"]) == 51
+
+
+def test_corpus_rh_scl_frontend_and_backends(corpus_text):
+    conf = corpus(corpus_text, "insights-rh-haproxy18-scl.cfg")
+    assert conf["errors"] == [] and conf["warnings"] == []
+    assert [(s["address"], s["family"], s["level"], s["line"]) for s in conf["stats_sockets"]] == [
+        ("/var/opt/rh/rh-haproxy18/lib/haproxy/stats", "unix", "operator", 12)]
+    assert [(b["name"], b["mode"], b["balance"], b["line"]) for b in conf["backends"]] == [
+        ("static", "http", "roundrobin", 44), ("app", "http", "roundrobin", 48)]
+    app = servers(conf, "app")
+    assert [(n, s["address"], s["port"], s["check"], s["line"]) for n, s in app.items()] == [
+        ("app1", "127.0.0.1", 5001, True, 50), ("app2", "127.0.0.1", 5002, True, 51),
+        ("app3", "127.0.0.1", 5003, True, 52), ("app4", "127.0.0.1", 5004, True, 53)]
+    assert servers(conf, "static")["static"]["port"] == 4331
+    main = conf["frontends"][0]
+    assert (main["name"], main["default_backend"], main["use_backends"], main["line"]) == ("main", "app", ["static"], 36)
+    assert [(b["address"], b["port"]) for b in main["binds"]] == [("0.0.0.0", 5000)]
+
+
+def test_corpus_log_forward_section_is_not_a_proxy(corpus_text):
+    conf = corpus(corpus_text, "dataplaneapi-log-forward.cfg")
+    assert conf["errors"] == [] and conf["warnings"] == []
+    assert [(b["name"], b["mode"], b["check_type"], b["line"], b["servers"]) for b in conf["backends"]] == [
+        ("test_backend_add", "tcp", "tcp-check", 10, [])]
+    # the log-forward section's bind and log lines are not a frontend nor global logs
+    assert conf["frontends"] == []
+    assert [(entry["target"], entry["args"], entry["line"]) for entry in conf["logs"]] == [("127.0.0.1", ["local2"], 8)]
+    assert [(s["address"], s["level"], s["line"]) for s in conf["stats_sockets"]] == [
+        ("/var/lib/haproxy/stats", "admin", 7)]
+
+
+def test_corpus_version_header_named_defaults_only(corpus_text):
+    conf = corpus(corpus_text, "dataplaneapi-fixture-version-header.cfg")
+    assert conf["errors"] == [] and conf["warnings"] == []
+    assert conf["backends"] == [] and conf["frontends"] == []
+    assert [(s["address"], s["level"], s["line"]) for s in conf["stats_sockets"]] == [
+        ("/var/lib/haproxy/stats", "admin", 10)]
+    assert [(entry["target"], entry["line"]) for entry in conf["logs"]] == [("127.0.0.1", 4)]
+    # a backend after the file would inherit the named defaults (mode http, timeout check 10s)
+    extended = parse_config([("v.cfg", corpus_text("haproxy_cfg/dataplaneapi-fixture-version-header.cfg")),
+                             ("b.cfg", "backend b from mydefaults\n    server s1 10.0.0.1:80 check\n")])
+    backend = extended["backends"][0]
+    assert (backend["mode"], backend["timeout_check_ms"], backend["timeout_connect_ms"], backend["defaults"]) == \
+        ("http", 10000, 10000, "mydefaults")
+    assert (backend["servers"][0]["file"], backend["servers"][0]["line"]) == ("b.cfg", 2)
 
 
 @pytest.mark.parametrize("name", [
