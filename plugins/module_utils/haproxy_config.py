@@ -513,6 +513,7 @@ class _Parser(object):
         self.proxy = None
         self.settings = None
         self.raw_line = ""
+        self.peers_defsrv = set()  # check/agent-check/init-addr/resolvers of a peers default-server
 
     # -- reporting ---------------------------------------------------------------------------
     def error(self, source, line, message, code="parse-error"):
@@ -700,13 +701,46 @@ class _Parser(object):
                     "port": addr["port"], "file": source, "line": lineno})
             elif kw == "parse-resolv-conf" and self.resolvers:
                 self.resolvers[-1]["parse_resolv_conf"] = True
-        # other sections (peers, ring, userlist, cache...) hold nothing about backend servers
+        elif self.section == "peers" and kw in ("server", "default-server"):
+            self._peers_server(source, lineno, words)
+        # other sections (ring, userlist, cache...) hold nothing about backend servers
+
+    def _peers_server(self, source, lineno, words):
+        """A `server` of a peers section is a peer, not a backend server: HAProxy 2.6 warns when
+        it has check, agent-check, init-addr or resolvers (they are ignored), so do we."""
+        is_server = words[0] == "server"
+        args = words[3:] if is_server else words[1:]
+        flags = set(self.peers_defsrv)
+        i = 0
+        while i < len(args):
+            kw = args[i]
+            nargs = SERVER_KEYWORDS.get(kw)
+            if nargs is None:
+                nargs = next((count for prefix, count in SERVER_KEYWORD_PREFIXES if kw.startswith(prefix)), None)
+            if nargs is None:
+                break  # HAProxy refuses the line; nothing more to say about it here
+            if kw in ("check", "agent-check", "init-addr", "resolvers"):
+                flags.add(kw)
+            elif kw in ("no-check", "no-agent-check"):
+                flags.discard(kw[3:])
+            if nargs == -1:  # source <addr> [usesrc <x>] [interface <name>]
+                i += 2
+                while i + 1 < len(args) and args[i] in ("usesrc", "interface"):
+                    i += 2
+                continue
+            i += 1 + nargs
+        if not is_server:
+            self.peers_defsrv = flags
+        elif flags and len(words) > 1:
+            self.warning(source, lineno, "'server %s' : init_addr, resolvers, check and agent are ignored for peers "
+                         "(%s)." % (words[1], ", ".join(sorted(flags))), "ignored-for-peers")
 
     def _start_section(self, source, lineno, words):
         self._end_section()
         kind = words[0]
         self.section = kind
         self.proxy = None
+        self.peers_defsrv = set()
         if kind == "global":
             if len(words) > 1:
                 self.error(source, lineno, "'global' cannot handle unexpected argument '%s'." % words[1],

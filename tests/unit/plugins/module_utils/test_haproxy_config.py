@@ -549,6 +549,32 @@ def test_corpus_peers_server_is_not_a_backend_server(corpus_text):
         ("fd00:6:48:c85:deb:f:62:4", "ipv6", 80)
     assert s["server_01"]["line"] == 36
     assert conf["errors"] == []
+    # HAProxy 2.6.12 `haproxy -c` on this file: "[...:30] : 'server server_01' : init_addr,
+    # resolvers, check and agent are ignored for peers."
+    assert codes(conf["warnings"]) == [(30, "ignored-for-peers")]
+    assert conf["warnings"][0]["message"].startswith(
+        "'server server_01' : init_addr, resolvers, check and agent are ignored for peers")
+
+
+def test_peers_server_check_warning_follows_keywords_and_default_server():
+    conf = parse("""\
+peers mesh
+    peer lb1 10.0.0.1:10000
+    server lb2 10.0.0.2:10000
+    server lb3 10.0.0.3:10000 cookie check
+    server lb4 10.0.0.4:10000 check no-check
+    default-server init-addr none
+    server lb5 10.0.0.5:10000
+peers other
+    server lb6 10.0.0.6:10000 weight 10
+backend b
+    server s1 10.0.0.1:80 check
+""")
+    assert conf["errors"] == []
+    # `cookie check` is a cookie value; `no-check` undoes `check`; default-server counts
+    assert codes(conf["warnings"]) == [(7, "ignored-for-peers")]
+    assert "(init-addr)" in conf["warnings"][0]["message"]
+    assert [b["name"] for b in conf["backends"]] == ["b"]
 
 
 def test_corpus_colon_server_names(corpus_text):
