@@ -329,7 +329,10 @@ def main():
     if params["firewall"] and params["content"] is None:
         facts["firewall"] = collect_firewall(run, _read_text)
         facts["unavailable"].extend(facts["firewall"].pop("unavailable", None) or [])
-    # the SELinux/AppArmor and firewall parts carry paths and command output too
+    # the SELinux/AppArmor and firewall parts carry paths and command output too; the
+    # parameters come back as `invocation` (a path option given on the command line may hold
+    # bytes that are not UTF-8)
+    module.params.update(utf8_safe(dict(module.params)))
     module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": utf8_safe(facts)})
 
 

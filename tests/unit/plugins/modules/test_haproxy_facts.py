@@ -140,3 +140,32 @@ def test_binary_garbage_is_a_clear_error_not_a_failed_task(tmp_path, monkeypatch
     conf = result.args[0]["ansible_facts"]["lbdoctor_haproxy"]["config"]
     assert [(e["file"], e["line"], e["code"]) for e in conf["errors"]] == [(str(junk), 1, "binary")]
     assert conf["backends"] == [] and os.path.basename(conf["files"][0]) == "junk.cfg"
+
+
+def test_a_path_option_that_is_not_utf8_comes_back_as_strict_utf8(tmp_path, monkeypatch):
+    """`-a config=/tmp/caf<E9>` on the command line: the path opens, and neither the facts nor
+    the `invocation` echo of the parameters carries the byte as a lone surrogate."""
+    _fake_host(tmp_path, monkeypatch)
+
+    def exit_with_invocation(module, **kwargs):
+        kwargs["invocation"] = {"module_args": dict(module.params)}  # what the real exit_json adds
+        raise Exit(kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_with_invocation)
+    directory = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9")
+    os.mkdir(directory)
+    with open(os.path.join(directory, b"a.cfg"), "wb") as handle:
+        handle.write(b"backend web\n    server web1 198.18.0.11:8080 check\n")
+    path = os.fsdecode(directory)  # str with a lone surrogate, as the module gets it from the controller
+    args = {"config": [path], "runtime": False, "resolve": False, "mac": False, "firewall": False, "logs": False,
+            "validate": False}
+    # patch_module_args' strict JSON cannot carry the surrogate: hand the parameters over directly
+    monkeypatch.setattr(basic, "_load_params", lambda: dict(args))
+    result = run_module({})
+    assert isinstance(result, Exit), result.args
+    json.dumps(result.args[0], ensure_ascii=False).encode("utf-8")
+    conf = result.args[0]["ansible_facts"]["lbdoctor_haproxy"]["config"]
+    shown = str(tmp_path) + "/caf\ufffd"
+    assert conf["files"] == [shown + "/a.cfg"]
+    assert conf["backends"][0]["servers"][0]["address"] == "198.18.0.11"
+    assert result.args[0]["invocation"]["module_args"]["config"] == [shown]
