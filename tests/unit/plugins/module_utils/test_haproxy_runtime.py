@@ -63,11 +63,13 @@ def test_complete_and_short_rows_give_the_same_entries(fixture_text):
         "show stat: row %d (app/up1): 40 of 103 columns" % (len(lines) + 1)]
 
 
-def test_values_are_typed_per_column(fixture_text):
+def test_values_are_typed_per_column():
     header = "# pxname,svname,status,weight,check_status,bin,lastchg,addr,cookie"
-    rows = ["app,s%d,UP,%s,L4OK,%d,%s,10.0.0.%d:80,%d" % (i, "" if i % 3 else "1", 1000 + i, "" if i == 5 else str(i),
-                                                        i, i)
-            for i in range(1, 80)]
+    rows = []
+    for i in range(1, 80):
+        weight = "" if i % 3 else "1"
+        lastchg = "" if i == 5 else str(i)
+        rows.append("app,s%d,UP,%s,L4OK,%d,%s,10.0.0.%d:80,%d" % (i, weight, 1000 + i, lastchg, i, i))
     rows.append("app,s80,UP,-1,L4OK,\u00b2,12,10.0.0.80:80,c80")  # a negative int; a superscript digit
     stat = parse_show_stat("\n".join([header] + rows) + "\n")
     s = by_name(stat["servers"])
