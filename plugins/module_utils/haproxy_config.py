@@ -550,8 +550,9 @@ class _Parser(object):
         self.proxy = None
         cond_stack = []  # entries: [active_now, any_taken, parent_active, line]
         # HAProxy reads lines up to LF only (str.splitlines() would also split on VT, FF, U+2028...)
+        crlf = "\r" in text
         for lineno, line in enumerate(text.split("\n"), 1):
-            if line.endswith("\r"):
+            if crlf and line.endswith("\r"):
                 line = line[:-1]
             stripped = line.lstrip(" \t")
             if not stripped or stripped[0] == "#":

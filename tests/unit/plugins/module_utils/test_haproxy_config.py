@@ -313,6 +313,10 @@ def test_lines_end_at_line_feeds_only():
     conf = parse("backend b\n    server\x0cs1 10.0.0.1:80\n    description a\u2028b\n    server s2 bogus:x\n")
     assert servers(conf, "b")["s1"]["line"] == 2
     assert codes(conf["errors"]) == [(4, "address")]
+    # a file written on Windows: the CR before each LF is not part of the line
+    conf = parse("backend b\r\n    server s1 10.0.0.1:80 check\r\n    server s2 bogus:x\r\n")
+    assert servers(conf, "b")["s1"]["port"] == 80 and codes(conf["errors"]) == [(3, "address")]
+    assert conf["errors"][0]["message"] == "'server b/s2' : invalid port 'x' in 'bogus:x'"
 
 
 def test_a_non_ascii_blank_is_part_of_a_word():
