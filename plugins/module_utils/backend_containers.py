@@ -1,11 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: lbdoctor.haproxy contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Container port mappings from ``docker ps`` and ``podman ps`` (only when the binary exists).
+"""Container port mappings from ``docker ps`` / ``podman ps`` and ``inspect`` (only when the binary exists).
 
 Each container is ``{runtime, id, name, image, state, status, ports}`` with ports
-``[{host_address, host_port, container_port, protocol}]`` (published ports only; a port that
-is merely exposed has ``host_port: null``). Standard library only, Python 3.8+.
+``[{host_address, host_port, container_port, protocol}]``: published ports with their host side,
+and ports that are only exposed with ``host_address`` and ``host_port`` null. ``docker ps`` lists
+both; ``podman ps`` before podman 5.1 lists published ports only, so one ``podman inspect`` call
+for every listed container adds what ``NetworkSettings.Ports`` (``"8080/tcp": null`` = exposed,
+not published) says. ``parse_inspect`` reads ``docker inspect`` the same way.
+Standard library only, Python 3.8+.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,6 +22,10 @@ import re
 
 DOCKER_ARGV = ["docker", "ps", "--no-trunc", "--format", "{{json .}}"]
 PODMAN_ARGV = ["podman", "ps", "--format", "json"]
+# followed by the container ids; prints a JSON list of objects. Only podman needs it: its ps lists
+# exposed ports that are not published only from 5.1 on, docker ps always did ("80/tcp").
+PODMAN_INSPECT_ARGV = ["podman", "inspect", "--type", "container"]
+_PORT_KEY_RE = re.compile(r"^(?P<port>\d+)(?:/(?P<proto>\w+))?$")
 _DOCKER_PORT_RE = re.compile(
     r"^(?:(?P<host>\[[^\]]*\]|[^\s,]*?):(?P<hport>\d+(?:-\d+)?)->)?(?P<cport>\d+(?:-\d+)?)/(?P<proto>\w+)$")
 
@@ -125,13 +133,81 @@ def parse_podman_ps(text, source="podman ps"):
     return containers
 
 
+def _port_key(key):
+    match = _PORT_KEY_RE.match(str(key))
+    if not match:
+        raise ValueError("unreadable port key %r" % key)
+    return int(match.group("port")), (match.group("proto") or "tcp").lower()
+
+
+def _inspect_ports(item):
+    """Ports of one inspected container: ``NetworkSettings.Ports`` (``{"8080/tcp": null}`` for a port
+    that is exposed only, a list of ``{HostIp, HostPort}`` for a published one); only when that map is
+    missing altogether, ``Config.ExposedPorts`` (never for host networking, where exposing means
+    nothing)."""
+    network = item.get("NetworkSettings") or {}
+    if "Ports" in network:
+        mapping = network.get("Ports") or {}
+    else:
+        mode = str((item.get("HostConfig") or {}).get("NetworkMode") or "")
+        exposed = (item.get("Config") or {}).get("ExposedPorts") or {}
+        mapping = {} if mode == "host" else dict((key, None) for key in exposed)
+    if not isinstance(mapping, dict):
+        raise ValueError("NetworkSettings.Ports is not a mapping")
+    ports = []
+    for key in mapping:
+        container_port, protocol = _port_key(key)
+        bindings = mapping[key] or []
+        if not isinstance(bindings, list):
+            raise ValueError("NetworkSettings.Ports[%r] is not a list" % key)
+        if not bindings:
+            ports.append({"host_address": None, "host_port": None, "container_port": container_port,
+                          "protocol": protocol})
+        for binding in bindings:
+            host_port = str((binding or {}).get("HostPort") or "")
+            ports.append({"host_address": _host_address((binding or {}).get("HostIp")),
+                          "host_port": int(host_port) if host_port.isdigit() else None,
+                          "container_port": container_port, "protocol": protocol})
+    return ports
+
+
+def parse_inspect(text, source="inspect"):
+    """Parse ``docker inspect`` / ``podman inspect`` of containers (a JSON list): ``{id: ports}``."""
+    try:
+        items = json.loads(text or "[]")
+    except ValueError as exc:
+        raise ContainerParseError(source, 1, "not JSON: %s" % exc)
+    if not isinstance(items, list):
+        raise ContainerParseError(source, 1, "expected a JSON list")
+    found = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ContainerParseError(source, 1, "item %d is not an object" % index)
+        try:
+            found[item.get("Id") or item.get("ID")] = _inspect_ports(item)
+        except ValueError as exc:
+            raise ContainerParseError(source, 1, "container %s: %s" % (item.get("Id") or index, exc))
+    return found
+
+
+def merge_inspect(containers, inspected):
+    """Add the ports ``inspect`` knows and ``ps`` did not list (same container port and protocol)."""
+    for container in containers:
+        ports = inspected.get(container["id"])
+        if not ports:
+            continue
+        listed = set((p["container_port"], p["protocol"]) for p in container["ports"])
+        container["ports"] = container["ports"] + [p for p in ports if (p["container_port"], p["protocol"]) not in listed]
+    return containers
+
+
 def collect_containers(run, which):
     """``(containers, unavailable)``; ``which(name)`` says whether a binary exists."""
     containers = []
     unavailable = []
     found_any = False
-    for binary, argv, parser in (("docker", DOCKER_ARGV, parse_docker_ps),
-                                 ("podman", PODMAN_ARGV, parse_podman_ps)):
+    for binary, argv, parser, inspect in (("docker", DOCKER_ARGV, parse_docker_ps, None),
+                                          ("podman", PODMAN_ARGV, parse_podman_ps, PODMAN_INSPECT_ARGV)):
         if not which(binary):
             continue
         found_any = True
@@ -142,9 +218,25 @@ def collect_containers(run, which):
                                 "reason": "exit %s: %s" % (rc, message[-1] if message else "no message")})
             continue
         try:
-            containers.extend(parser(out, source=" ".join(argv)))
+            listed = parser(out, source=" ".join(argv))
         except ContainerParseError as exc:
             unavailable.append({"what": "containers", "source": " ".join(argv), "reason": str(exc)})
+            continue
+        ids = [c["id"] for c in listed if c["id"]]
+        if inspect and ids:
+            inspect_argv = inspect + ids
+            source = " ".join(inspect_argv[:4]) + " ID..."
+            rc, out, err = run(inspect_argv)
+            if rc != 0:
+                message = (err or "").strip().splitlines()
+                unavailable.append({"what": "containers", "source": source,
+                                    "reason": "exit %s: %s" % (rc, message[-1] if message else "no message")})
+            else:
+                try:
+                    merge_inspect(listed, parse_inspect(out, source=source))
+                except ContainerParseError as exc:
+                    unavailable.append({"what": "containers", "source": source, "reason": str(exc)})
+        containers.extend(listed)
     if not found_any:
         return [], []
     containers.sort(key=lambda c: (c["runtime"], c["name"] or "", c["id"] or ""))

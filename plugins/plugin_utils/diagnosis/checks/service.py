@@ -233,18 +233,22 @@ def check(ctx):
     container = _unpublished_container(facts, ctx.port) if not on_port else None
     if container is not None:
         name = container.get("name") or container.get("id")
+        runtime = container.get("runtime") or "docker"
+        image = container.get("image") or "?"
         findings.append(finding(
-            "container_port_unmapped", "%s container %s exposes port %s but does not publish it on %s" % (
-                container.get("runtime"), name, ctx.port, ctx.host),
-            [evidence("%s ps on %s" % (container.get("runtime"), ctx.host), "%s (%s) %s: %s" % (
+            "container_port_unmapped", "%s container %s (image %s) exposes port %s but does not publish it on %s; "
+            "nothing on the host listens there" % (runtime, name, image, ctx.port, ctx.host),
+            [evidence("%s ps%s on %s" % (runtime, " and inspect" if runtime == "podman" else "", ctx.host), "%s (%s) %s: %s" % (
                 name, container.get("image"), container.get("status") or container.get("state"),
                 ", ".join("%s/%s%s" % (p.get("container_port"), p.get("protocol") or "tcp",
                                        " <- %s:%s" % (p.get("host_address") or "*", p.get("host_port")) if p.get("host_port") else "")
                           for p in container.get("ports") or []))),
              evidence("listening sockets on %s" % ctx.host, "none on port %s" % ctx.port)],
-            manual("Publish the port when starting the container (e.g. -p %s:%s), or point HAProxy at a published "
-                   "port; lbdoctor does not recreate containers." % (ctx.port, ctx.port), host=ctx.host,
-                   container=name)))
+            manual("Re-create container %s from image %s with the port published (%s run -p %s:%s ... %s, keeping "
+                   "its other options; a running container's port mappings cannot be changed), or point HAProxy at "
+                   "a port it publishes. lbdoctor never restarts, kills or re-creates a container on its own "
+                   "initiative." % (name, image, runtime, ctx.port, ctx.port, image), host=ctx.host, container=name,
+                   image=image, port=ctx.port)))
         return findings
 
     if not on_port:
