@@ -3,7 +3,10 @@
 Without systemd on the host, `systemd-nspawn --keep-unit` makes `supervisor` and `payload` cgroups
 under the cgroup it was started in, so two containers started from the same cgroup collide. Each
 container is therefore started from `<own cgroup>/<prefix>-lab/<host>`, in the hierarchy systemd uses
-(v1 `name=systemd` on legacy/hybrid layouts, else the v2 one) and, on hybrid layouts, in the v2 one too.
+(v1 `name=systemd` on legacy/hybrid layouts, else the v2 one), on hybrid layouts in the v2 one too,
+and in every v1 controller hierarchy (cpu, memory, pids, ...): the container's cgroup namespace then
+has a lab-owned directory as its root in each of them, which podman (cgroupfs manager) inside a host
+writes below, and which `down` removes like the others.
 """
 
 import os
@@ -52,6 +55,13 @@ def layout():
         placed.append((v1_systemd[0]["path"], own.get("name=systemd", "/")))
     if v2:
         placed.append((v2[0]["path"], own.get("", "/")))
+    if placed:
+        for mount in all_mounts:
+            if mount["version"] != 1 or "name=systemd" in mount["options"]:
+                continue
+            controllers = sorted(o for o in mount["options"] if o in own and not o.startswith("name="))
+            if controllers:
+                placed.append((mount["path"], own[controllers[0]]))
     if not placed:
         raise LabError("no cgroup hierarchy is mounted (looked for name=systemd v1 and cgroup2 in /proc/self/mountinfo)")
     return placed
@@ -65,6 +75,24 @@ def container_paths(prefix, host):
 def prepare(paths):
     for path in paths:
         os.makedirs(path, exist_ok=True)
+        _inherit_cpuset(path)
+
+
+def _inherit_cpuset(path):
+    """A new v1 cpuset cgroup starts with empty cpuset.cpus/mems and refuses tasks ("No space left on
+    device") until they are set: copy them from the parent, top-down (`<prefix>-lab`, then the host)."""
+    for directory in (os.path.dirname(path), path):
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            target = os.path.join(directory, name)
+            if not os.path.exists(target):
+                continue
+            with open(target) as handle:
+                if handle.read().strip():
+                    continue
+            with open(os.path.join(os.path.dirname(directory), name)) as handle:
+                value = handle.read().strip()
+            with open(target, "w") as handle:
+                handle.write(value)
 
 
 def attach_self(paths):

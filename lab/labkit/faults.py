@@ -7,6 +7,7 @@ files is hostfiles.py's job.
 
 import importlib.util
 import os
+import re
 
 from .errors import LabError
 
@@ -59,10 +60,14 @@ FAULTS = {
     "port_conflict": ("port_conflict", {"holder": "unit", "holder_unit": None, "holder_address": "127.0.0.1"}),
     "no_listener": ("no_listener", {}),
     "socket_unit_inactive": ("socket_unit_inactive", {}),
+    "container_unpublished": ("container_port_unmapped", {"name": None}),
 }
 # Faults that change the service itself: two of them on one server make no sense together.
 SERVICE_FAULTS = {"unit_stopped", "bind_loopback", "bind_other_address", "ipv6_only", "wrong_port",
-                  "port_conflict", "no_listener", "socket_unit_inactive"}
+                  "port_conflict", "no_listener", "socket_unit_inactive", "container_unpublished"}
+
+CONTAINER_IMAGE_SCRIPT = "/usr/local/sbin/lab-container-image"
+CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 
 def normalize(raw, where):
@@ -106,6 +111,8 @@ def normalize(raw, where):
         fault["to_port"] = check_port(fault["to_port"], where + ": redirect_no_listener to_port")
     if kind == "port_conflict" and fault["holder"] not in ("unit", "process"):
         raise LabError("%s: port_conflict holder must be `unit` or `process`" % where)
+    if kind == "container_unpublished" and fault["name"] is not None and not CONTAINER_NAME_RE.match(str(fault["name"])):
+        raise LabError("%s: container_unpublished name must match %s" % (where, CONTAINER_NAME_RE.pattern))
     if kind == "wrong_port" and fault["listen_port"] is not None:
         fault["listen_port"] = check_port(fault["listen_port"], where + ": wrong_port listen_port")
     return fault
@@ -228,9 +235,36 @@ def apply(server, service, host, allocator):
             service["state"] = "failed"
         elif kind == "no_listener":
             return None
+        elif kind == "container_unpublished":
+            return container_unpublished(fault, server, host)
         elif kind == "socket_unit_inactive":
             service["activation"] = "socket"
             service["socket_unit"] = service["unit"][: -len(".service")] + ".socket"
             service["after_boot"].append(["systemctl", "stop", service["socket_unit"], service["unit"]])
             service["state"] = "socket_stopped"
     return service
+
+
+def container_unpublished(fault, server, host):
+    """The app runs in a podman container that EXPOSEs the port but was started without `-p`: it
+    listens in the container's own network namespace, nothing on the host does. No unit on the host
+    (the container is started by hand after boot, like an admin would); the image is built inside
+    the host from a local tree (never pulled)."""
+    port = server["port"]
+    name = fault["name"] or "app-%d" % port
+    fault["name"] = name
+    image = "localhost/lab-app-%d:1" % port
+    if any(c["name"] == name for c in host.get("containers") or []):
+        raise LabError("server %s/%s: container name %s is used twice on host %s" % (server["backend"], server["name"], name, host["name"]))
+    host.setdefault("containers", []).append({
+        "runtime": "podman", "name": name, "image": image, "container_port": port, "published": None,
+        "server": server["name"], "backend": server["backend"],
+        "after_boot": [
+            [CONTAINER_IMAGE_SCRIPT, image, str(port), server["name"]],
+            # what the admin typed: no -p, so the EXPOSEd port is not published on the host. --init:
+            # catatonit as the container's PID 1 passes SIGTERM on when the host shuts down (lab-app
+            # as PID 1 would ignore it, and `down` would wait out the stop timeout)
+            ["podman", "run", "-d", "--init", "--name", name, "-v", "/usr:/usr:ro", image],
+        ],
+    })
+    return None

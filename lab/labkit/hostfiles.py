@@ -4,7 +4,7 @@
   ("file", path, text, mode) | ("link", path, target)
 """
 
-from . import haproxy
+from . import faults, haproxy
 
 LAB_APP = "/usr/local/bin/lab-app"
 SYSTEMD = "/etc/systemd/system"
@@ -193,6 +193,26 @@ WantedBy=multi-user.target
 """
 
 
+CONTAINER_IMAGE = """\
+#!/bin/sh
+# lbdoctor lab: build a local podman image, never pulled: an almost empty tree (the container gets
+# this host's /usr read-only with -v /usr:/usr:ro) that EXPOSEs PORT and runs lab-app on it.
+# usage: lab-container-image IMAGE PORT NAME  (podman's --change splits on spaces: JSON without any)
+set -e
+image=$1 port=$2 name=$3
+if podman image exists "$image"; then exit 0; fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+mkdir -p "$dir/usr" "$dir/etc" "$dir/tmp" "$dir/proc" "$dir/sys" "$dir/dev" "$dir/run"
+for d in bin sbin lib lib64; do ln -s "usr/$d" "$dir/$d"; done
+tar -C "$dir" -c . | podman import -q \\
+  --change "EXPOSE=$port/tcp" \\
+  --change "CMD=[\\"/usr/local/bin/lab-app\\",\\"--port\\",\\"$port\\",\\"--name\\",\\"$name\\"]" \\
+  - "$image" >/dev/null
+"""
+PODMAN_PREP_UNIT = "lab-podman-prep.service"
+
+
 def etc_hosts(scenario):
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", ""]
     for host in scenario["hosts"]:
@@ -235,6 +255,10 @@ def render(scenario, host, pubkey):
         ops.append(("file", "/usr/local/sbin/lab-ufw-setup", ufw_setup(host), 0o755))
         ops.append(("file", SYSTEMD + "/lab-ufw.service", UFW_UNIT, 0o644))
         ops.append(("link", wants + "lab-ufw.service", SYSTEMD + "/lab-ufw.service"))
+    if host.get("containers"):
+        # podman's needs (lab/README.md, "Podman in the lab hosts"), only where a fault runs a container
+        ops.append(("file", faults.CONTAINER_IMAGE_SCRIPT, CONTAINER_IMAGE, 0o755))
+        ops.append(("link", SYSTEMD + "/sysinit.target.wants/" + PODMAN_PREP_UNIT, SYSTEMD + "/" + PODMAN_PREP_UNIT))
     if host["role"] == "lb":
         ops.append(("file", scenario["haproxy"]["config"], haproxy.render(scenario), 0o644))
         ops.append(("link", wants + "haproxy.service", LIB_SYSTEMD + "/haproxy.service"))

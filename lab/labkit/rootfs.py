@@ -31,6 +31,9 @@ PACKAGES = [
     "systemd", "systemd-sysv", "dbus", "libpam-systemd", "openssh-server", "python3",
     "iptables", "nftables", "iproute2", "haproxy", "socat", "procps", "psmisc", "lsof",
     "iputils-ping", "netcat-openbsd", "curl", "less", "firewalld", "ufw",
+    # podman for the container faults (Debian 12: podman 4.3.1); crun and netavark instead of the
+    # recommended runc and CNI, see lab/README.md "Podman in the lab hosts"
+    "podman", "crun", "netavark", "aardvark-dns", "catatonit", "uidmap",
 ]
 # Units masked in every host: nothing there may touch the network config or run on a timer.
 MASKED_UNITS = [
@@ -52,6 +55,66 @@ SYSTEM_CONF = """\
 DefaultTimeoutStopSec=5s
 DefaultTimeoutStartSec=30s
 """
+# Podman (lab/README.md, "Podman in the lab hosts", says why each line is there). Only hosts with a
+# container fault enable lab-podman-prep.service; podman itself runs no daemon.
+PODMAN_STORAGE_CONF = """\
+# lbdoctor lab: overlayfs cannot be mounted on the host's own overlay root; vfs copies layers.
+[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+"""
+PODMAN_CONTAINERS_CONF = """\
+# lbdoctor lab: podman inside a systemd-nspawn container on a host without systemd.
+[containers]
+# nspawn's seccomp filter refuses keyctl(): crun fails "create keyring ... Operation not permitted"
+keyring = false
+# no pids.max write for the container (the lab sets no limits)
+pids_limit = 0
+
+[engine]
+# no systemd on the host to delegate a scope: podman writes the cgroup directories itself
+cgroup_manager = "cgroupfs"
+# no journald socket writes for events: a plain file in /run
+events_logger = "file"
+runtime = "crun"
+
+[network]
+network_backend = "netavark"
+"""
+PODMAN_PREP = """\
+#!/bin/sh
+# lbdoctor lab: what podman needs inside a systemd-nspawn host (lab/README.md, "Podman in the lab hosts").
+set -e
+# nspawn mounts /proc/sys read-only; net.* is per network namespace (this host's own), and netavark
+# writes net.ipv4.ip_forward and the bridge's sysctls: make only that subtree writable.
+mount --bind /proc/sys/net /proc/sys/net
+mount -o remount,bind,rw /proc/sys/net
+# nspawn mounts the cgroup v1 controller hierarchies read-only; their roots are this host's own
+# cgroups (the lab gives every host <prefix>-lab/<host> in each of them), where podman's cgroupfs
+# manager creates libpod_parent/libpod-<id>.
+for c in /sys/fs/cgroup/*; do
+  case $c in */systemd|*/unified) continue;; esac
+  if mountpoint -q "$c"; then mount -o remount,bind,rw "$c"; fi
+done
+"""
+PODMAN_PREP_UNIT = """\
+[Unit]
+Description=lbdoctor lab: make /proc/sys/net and the v1 cgroup controllers writable for podman
+DefaultDependencies=no
+Before=sysinit.target podman.service podman-restart.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/bin/lab-podman-prep
+
+[Install]
+WantedBy=sysinit.target
+"""
+# Podman's own units are enabled by the package; nothing in the lab uses the API socket or
+# restart policies, and with them a host ends `degraded`.
+PODMAN_UNITS = ("podman.socket", "podman.service", "podman-restart.service", "podman-auto-update.service")
 JOURNALD_CONF = """\
 [Journal]
 Storage=volatile
@@ -79,6 +142,10 @@ def recipe():
             "/etc/ssh/sshd_config.d/lbdoctor-lab.conf": SSHD_CONFIG,
             "/etc/systemd/system.conf.d/lbdoctor-lab.conf": SYSTEM_CONF,
             "/etc/systemd/journald.conf.d/lbdoctor-lab.conf": JOURNALD_CONF,
+            "/etc/containers/storage.conf": PODMAN_STORAGE_CONF,
+            "/etc/containers/containers.conf": PODMAN_CONTAINERS_CONF,
+            "/usr/local/bin/lab-podman-prep": PODMAN_PREP,
+            "/etc/systemd/system/lab-podman-prep.service": PODMAN_PREP_UNIT,
         },
     }
 
@@ -156,8 +223,9 @@ def customize(root):
         for wants in glob.glob(os.path.join(sysdir, "*.wants", unit)):
             os.unlink(wants)
     # haproxy, firewalld and ufw are enabled by their packages; only the hosts that need them (lb;
-    # a firewalld or ufw fault) enable them again, so they never touch the other hosts.
-    for unit in ("haproxy.service", "firewalld.service", "ufw.service"):
+    # a firewalld or ufw fault) enable them again, so they never touch the other hosts. Podman's
+    # units stay off everywhere (lab-podman-prep.service is enabled by hostfiles.py where needed).
+    for unit in ("haproxy.service", "firewalld.service", "ufw.service") + PODMAN_UNITS:
         for wants in glob.glob(os.path.join(sysdir, "*.wants", unit)):
             os.unlink(wants)
     for alias in ("dbus-org.fedoraproject.FirewallD1.service",):

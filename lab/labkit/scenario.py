@@ -92,7 +92,7 @@ def resolve(data, prefix=None, subnet=None, source=None):
         host = {
             "name": name, "role": role, "address": None, "extra_addresses": [], "inventory": in_inventory,
             "netns": "%s-%s" % (prefix, name), "machine": "%s-%s" % (prefix, name), "ifname": "eth0",
-            "services": [], "holders": [], "iptables": [], "nft": [], "ports": {},
+            "services": [], "holders": [], "iptables": [], "nft": [], "ports": {}, "containers": [],
         }
         if raw.get("address") is not None:
             host["address"] = alloc.claim(raw["address"], "host %s" % name)
