@@ -232,6 +232,10 @@ class IptTable(object):
         compiled = self._chains.get(name)
         if compiled is not None:
             return compiled
+        with ipt.GcPaused():
+            return self._compile_chain(name)
+
+    def _compile_chain(self, name):
         spec = self.table["chains"].get(name)
         if spec is None:
             raise RulesetError("%s: no chain %s in table %s" % (self.source, name, self.name))
@@ -525,10 +529,10 @@ class Ruleset(object):
     def validate(self):
         """Compile every chain now, so that a malformed rule anywhere is reported (with its
         line or handle) before any packet is evaluated. Raises RulesetError."""
-        for table in self.tables:
-            names = (table.table["chains"] if table.backend == "iptables" else table.table["chains"])
-            for name in list(names):
-                table.chain(name)
+        with ipt.GcPaused():
+            for table in self.tables:
+                for name in list(table.table["chains"]):
+                    table.chain(name)
         return self
 
     def evaluate(self, packet, listeners=None, addresses=None):

@@ -4,10 +4,16 @@ Real-world inputs come from ../shared/corpus/iptables_save (see SOURCES.md there
 hand-written rulesets are inline.
 """
 
+import gc
+
 import pytest
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils import netfilter_iptables as ipt
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_eval import RulesetError, compile_ruleset
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_iptables import (
+    GcPaused,
     IptablesParseError,
+    compile_rule,
     parse_iptables_save,
     tokenize,
 )
@@ -113,3 +119,142 @@ def test_tokenize_quotes_and_escapes():
     assert tokenize('-m comment --comment "a \\"b\\" c" -j ACCEPT') == (
         ["-m", "comment", "--comment", 'a "b" c', "-j", "ACCEPT"], {3})
     assert tokenize("-j LOG --log-prefix '[x] '")[0][-1] == "[x] "
+
+
+# compile_rule's fast path: rules of one shape (the same words but the -s/-d values) share the
+# parse and the compiled matches; everything else takes the general path.
+
+SHAPE_LINES = [
+    "-A X -s 10.0.0.1/32 -j DROP",
+    "-A X -s 10.0.0.2/32 -j DROP",
+    "-A X ! -s 10.1.0.0/16 -d 192.0.2.1 -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -j ACCEPT",
+    "-A X ! -s 10.2.0.0/16 -d 192.0.2.2 -p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -j ACCEPT",
+    "-A X --src 10.0.0.0/255.0.255.0 --dst 192.0.2.3 -j X",
+    "-A X -s 10.0.0.3 -g X",
+    "-A X -s ! 10.0.0.0/8 -j DROP",                       # old negation: general path
+    "-A X -c 1 2 -s 10.0.0.4 -j ACCEPT",
+    "-A X -s 10.0.0.5 -j LOG --log-prefix -s 10.0.0.6",   # -s after the target is an option of LOG
+    "-A X -s 10.0.0.7 -m comment --comment \"-s 10.9.9.9\" -j ACCEPT",  # quoted: general path
+    "-A X -s 10.0.0.1 -d 10.0.0.2 -s 10.0.0.3 -d 10.0.0.4 -s 10.0.0.5 -j DROP",
+    "-A X -s 10.0.0.8 -m limit --limit 3/min -j ACCEPT",
+    "-A X -s 10.0.0.9 -j DNAT --to-destination 192.0.2.9:80",
+    "-A X -s 10.0.0.10 -i eth+ -o lo ! -p tcp -f -j RETURN",
+]
+BAD_SHAPE_LINES = [
+    "-A X -s", "-A X -s -j ACCEPT", "-A X -s 10.0.0.300 -j DROP", "-A X -s ::1 -j DROP",
+    "-A X -m -s 10.0.0.1 -j ACCEPT", "-A X -s 10.0.0.1 -p foo -j ACCEPT",
+    "-A X -s 10.0.0.1 -j REJECT --reject-with bogus", "-A X -s 10.0.0.1 -m tcp --dport 99999 -j ACCEPT",
+    "-A X -s 10.0.0.1 -j", "-A X -s 10.0.0.1 ! -j DROP", "-A X -s a b -j DROP", "-A X -s -d 1.2.3.4 -j DROP",
+    "-A X -s 10.0.0.1 -m tcp --tcp-flags FOO SYN -j DROP", "-A X -j DNAT",
+]
+
+
+def _compile(line, memo, general, monkeypatch):
+    if general:
+        monkeypatch.setattr(ipt, "_compile_by_shape", lambda *args: None)
+    try:
+        return ("ok",) + compile_rule({"text": line, "line": 7, "position": 1}, 4, {"X": {}}, memo)
+    except (ValueError, KeyError) as exc:
+        return ("error", type(exc).__name__, str(exc))
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("line", SHAPE_LINES + BAD_SHAPE_LINES)
+def test_rule_shapes_compile_exactly_as_the_general_path(line, monkeypatch):
+    memo = {}
+    general = _compile(line, memo, True, monkeypatch)
+    fast = _compile(line, memo, False, monkeypatch)
+    assert fast[0] == general[0]
+    if general[0] == "error":
+        assert fast == general
+        return
+    # The same (shared) step objects in the same order, and the same index keys.
+    assert len(fast[1]) == len(general[1])
+    assert all(a is b for a, b in zip(fast[1], general[1]))
+    assert fast[2] == general[2]
+
+
+def test_rules_of_one_shape_share_matches_but_not_their_own_lists():
+    memo = {}
+    chains = {"X": {}}
+    steps1, keys1 = compile_rule({"text": "-A X -s 10.0.0.1/32 -p tcp -j DROP", "line": 1}, 4, chains, memo)
+    steps2, keys2 = compile_rule({"text": "-A X -s 10.0.0.2/32 -p tcp -j DROP", "line": 2}, 4, chains, memo)
+    assert keys1 == {"src": (0x0a000001, 0x0a000001)}
+    assert keys2 == {"src": (0x0a000002, 0x0a000002)}
+    assert steps1 is not steps2 and keys1 is not keys2
+    assert steps1[0] is not steps2[0]            # each address its own match
+    assert steps1[1:] == steps2[1:]              # -p tcp and the DROP shared
+    steps1.append(("s", "accept", None))
+    keys1["dst"] = (1, 1)
+    steps3, keys3 = compile_rule({"text": "-A X -s 10.0.0.3/32 -p tcp -j DROP", "line": 3}, 4, chains, memo)
+    assert len(steps3) == 3 and steps3[-1] == ("s", "drop", None)
+    assert keys3 == {"src": (0x0a000003, 0x0a000003)}
+    assert isinstance(steps3[0], tuple) and isinstance(steps3[1], tuple)
+
+
+def _filter(*rules):
+    return "\n".join(["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]"]
+                     + list(rules) + ["COMMIT", ""])
+
+
+def _verdict(text, src):
+    res = compile_ruleset({"iptables_save": text}).validate().evaluate(
+        {"src": src, "dst": "198.18.0.11", "dport": 8080, "iif": "eth0"})
+    return res
+
+
+def test_quoted_comments_still_parse_and_their_words_are_not_addresses():
+    text = _filter('-A INPUT -m comment --comment "-s 10.0.0.1 is fine" -s 10.0.0.2/32 -j DROP',
+                   "-A INPUT -m comment --comment 'team \"a\"' -s 10.0.0.3/32 -j REJECT",
+                   "-A INPUT -s 10.0.0.4/32 -j DROP")
+    assert _verdict(text, "10.0.0.1")["verdict"] == "accept"
+    res = _verdict(text, "10.0.0.2")
+    assert res["verdict"] == "drop" and res["rule"]["position"] == 1
+    assert _verdict(text, "10.0.0.3")["verdict"] == "reject"
+    assert _verdict(text, "10.0.0.4")["rule"]["position"] == 3
+
+
+def test_a_malformed_address_in_a_repeated_shape_names_its_line():
+    rules = ["-A INPUT -s 10.0.0.%d/32 -j DROP" % i for i in range(1, 40)]
+    rules[20] = "-A INPUT -s 10.0.0.300/32 -j DROP"
+    with pytest.raises(RulesetError) as info:
+        compile_ruleset({"iptables_save": _filter(*rules)}).validate()
+    assert str(info.value).startswith("iptables_save:%d: " % (4 + 21))
+    assert "10.0.0.300" in str(info.value)
+
+
+def test_an_unknown_match_in_a_repeated_shape_is_indeterminate_naming_the_rule():
+    rules = ["-A INPUT -s 10.0.0.%d/32 -m limit --limit 3/min -j DROP" % i for i in range(1, 40)]
+    text = _filter(*rules)
+    res = _verdict(text, "10.0.0.17")
+    assert res["verdict"] == "indeterminate"
+    assert res["unsupported"]["rule"]["position"] == 17
+    assert res["unsupported"]["match"] == "-m limit --limit 3/min"
+    assert sorted(p["verdict"] for p in res["possible"]) == ["accept", "drop"]
+    assert _verdict(text, "10.0.1.1")["verdict"] == "accept"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_gc_paused_restores_the_collector_state(enabled):
+    was = gc.isenabled()
+    try:
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+        with GcPaused():
+            assert not gc.isenabled()
+            with GcPaused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        with pytest.raises(IptablesParseError):
+            with GcPaused():
+                parse_iptables_save("-A INPUT -j DROP\n", source="<t>")
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()
