@@ -60,6 +60,9 @@ FAULTS = {
     "port_conflict": ("port_conflict", {"holder": "unit", "holder_unit": None, "holder_address": "127.0.0.1"}),
     "no_listener": ("no_listener", {}),
     "socket_unit_inactive": ("socket_unit_inactive", {}),
+    # not a connection fault: the port opens, HAProxy's HTTP check (backend `check: http`) fails
+    # with L7STS; no layer explains it, so the verdict is unknown with the status as evidence
+    "http_status": ("unknown", {"status": 503}),
     "container_unpublished": ("container_port_unmapped", {"name": None}),
 }
 # Faults that change the service itself: two of them on one server make no sense together.
@@ -237,6 +240,10 @@ def apply(server, service, host, allocator):
             return None
         elif kind == "container_unpublished":
             return container_unpublished(fault, server, host)
+        elif kind == "http_status":
+            if isinstance(fault["status"], bool) or not isinstance(fault["status"], int) or not 100 <= fault["status"] <= 599:
+                raise LabError("%s: http_status status must be an HTTP status code, got %r" % (where, fault["status"]))
+            service["http_status"] = fault["status"]
         elif kind == "socket_unit_inactive":
             service["activation"] = "socket"
             service["socket_unit"] = service["unit"][: -len(".service")] + ".socket"

@@ -15,10 +15,12 @@ def _listen(address, port):
     return "[%s]:%d" % (address, port) if ":" in address else "%s:%d" % (address, port)
 
 
-def _app_argv(address, port, name, v6only):
+def _app_argv(address, port, name, v6only, status=200):
     argv = [LAB_APP, "--listen", address, "--port", str(port), "--name", name]
     if v6only:
         argv.append("--v6only")
+    if status != 200:
+        argv += ["--status", str(status)]
     return " ".join(argv)
 
 
@@ -38,7 +40,8 @@ def service_unit(service):
         "",
         "[Service]",
         "Type=notify",
-        "ExecStart=%s" % _app_argv(service["listen_address"], service["listen_port"], service["server"], service["v6only"]),
+        "ExecStart=%s" % _app_argv(service["listen_address"], service["listen_port"], service["server"], service["v6only"],
+                                  service.get("http_status", 200)),
         "Restart=no",
     ]
     if service["activation"] == "service":

@@ -54,6 +54,7 @@ def new_service(server, host):
         "listen_port": server["port"],
         "family": "ipv4",
         "v6only": None,
+        "http_status": 200,        # what the app answers on every path
         "state": "running",        # running | stopped | failed | socket_stopped
         "conflict_with": None,
         "after_boot": [],

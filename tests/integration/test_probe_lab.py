@@ -75,7 +75,7 @@ def test_haproxy_facts_on_the_real_lb(scenario, ansible_adhoc):
     with open(os.path.join(STATE, "hosts", "lb", "root", "etc", "haproxy", "haproxy.cfg")) as handle:
         cfg_lines = handle.read().splitlines()
     servers = dict((s["name"], s) for b in config["backends"] for s in b["servers"])
-    assert set(servers) == set(EXPECTED)
+    assert set(servers) == set(EXPECTED) | {"api1-9080", "api2-9080"}
     for name, record in servers.items():
         assert record["file"] == "/etc/haproxy/haproxy.cfg"
         assert re.match(r"\s*server %s \S+:%d\b" % (re.escape(name), record["port"]), cfg_lines[record["line"] - 1]), \
@@ -124,5 +124,24 @@ def test_runtime_unavailable_still_gives_a_config_only_diagnosis(scenario, ansib
             assert record["verdict"] == verdict, (name, record)
             assert record["haproxy"]["status"] is None and "not running" in record["haproxy"]["runtime_error"]
             assert record["probe"]["result"] == outcome, (name, record["probe"])
+        # without HAProxy's view, the HTTP check emulated from the config stands in for its check
+        assert records["api1-9080"]["verdict"] == "healthy", records["api1-9080"]
+        assert records["api2-9080"]["verdict"] == "unknown", records["api2-9080"]
     finally:
         LAB.exec("lb", "systemctl", "start", "haproxy.service")
+
+
+def test_an_http_check_answered_503_is_l7sts_for_haproxy_and_the_probe_and_no_connection_fault(scenario, tmp_path):
+    """`option httpchk GET /`: api2's app answers 503. HAProxy says L7STS; the probe, running the
+    check built from the configuration, says the same; the port opens, so no connection fault is
+    blamed and the verdict is unknown with the status as evidence."""
+    report, _out = LAB.diagnose(tmp_path)
+    records = dict((s["server"], s) for s in report["servers"])
+    ok, bad = records["api1-9080"], records["api2-9080"]
+    assert (ok["verdict"], ok["haproxy"]["check_status"], ok["check_probe"]["http"]["result"]) == ("healthy", "L7OK", "L7OK"), ok
+    assert (bad["haproxy"]["status"], bad["haproxy"]["check_status"]) == ("DOWN", "L7STS"), bad["haproxy"]
+    assert (bad["probe"]["result"], bad["check_probe"]["http"]["result"], bad["check_probe"]["http"]["status"]) == \
+        ("open", "L7STS", 503), bad["check_probe"]
+    assert bad["cross_check"]["layer"] == "L7" and bad["cross_check"]["agree"] is True, bad["cross_check"]
+    assert bad["verdict"] == "unknown" and [f["cause"] for f in bad["findings"]] == ["unknown"]
+    assert any("HTTP check fails with status 503" in ev["text"] for ev in bad["findings"][0]["evidence"]), bad["findings"]

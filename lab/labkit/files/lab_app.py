@@ -1,6 +1,6 @@
-"""lbdoctor lab app: a tiny HTTP/1.0 server that answers 200 on every path.
+"""lbdoctor lab app: a tiny HTTP/1.0 server that answers 200 (or --status) on every path.
 
-  lab-app --listen ADDRESS --port PORT [--v6only] [--name NAME]
+  lab-app --listen ADDRESS --port PORT [--v6only] [--name NAME] [--status CODE]
 
 With LISTEN_FDS=1 (systemd socket activation) it serves the socket on fd 3 instead of binding.
 Bind errors are printed as one line ("cannot bind 0.0.0.0:8080: [Errno 98] Address already in use")
@@ -18,10 +18,11 @@ import sys
 class Handler(http.server.BaseHTTPRequestHandler):
     server_version = "lab-app/1"
     name = "app"
+    status = 200
 
     def do_GET(self):
         body = ("%s on %s\n" % (self.name, socket.gethostname())).encode()
-        self.send_response(200)
+        self.send_response(self.status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -64,8 +65,10 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--v6only", action="store_true")
     parser.add_argument("--name", default="app")
+    parser.add_argument("--status", type=int, default=200)
     args = parser.parse_args()
     Handler.name = args.name
+    Handler.status = args.status
     family = socket.AF_INET6 if ":" in args.listen else socket.AF_INET
     Server.address_family = family
     if args.v6only:

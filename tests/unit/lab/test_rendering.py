@@ -120,3 +120,15 @@ def test_rootfs_recipe_hash_is_stable_and_follows_the_recipe(monkeypatch):
     monkeypatch.setattr(rootfs, "PACKAGES", rootfs.PACKAGES + ["strace"])
     assert rootfs.recipe_hash() != first
     assert rootfs.rootfs_path().startswith("/var/cache/lbdoctor-lab/rootfs-")
+
+
+def test_http_status_fault_makes_the_app_answer_that_status():
+    sc = resolved("probe-lab.yml")
+    server = [s for s in sc["servers"] if s["name"] == "api2-9080"][0]
+    assert (server["expect"], server["service"]["http_status"]) == ("unknown", 503)
+    files, _links = ops_for(sc, "web2")
+    unit = files["/etc/systemd/system/%s" % server["service"]["unit"]]
+    assert "--status 503" in unit
+    files1, _links = ops_for(sc, "web1")
+    assert "--status" not in files1["/etc/systemd/system/app-9080.service"]
+    assert "    option httpchk GET /\n" in haproxy.render(sc)
