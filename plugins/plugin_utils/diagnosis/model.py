@@ -54,6 +54,16 @@ class ServerContext(object):
         return family_of(self.ip) if self.ip is not None else self.server.get("family")
 
     @property
+    def serves(self):
+        """HAProxy sees the server UP; or, without HAProxy's runtime state, the probe connects and
+        the HTTP check emulated from the configuration (if any) does not fail."""
+        state = self.haproxy_state
+        if state is not None:
+            return state == "UP"
+        http = (self.check_probe or {}).get("http") or {}
+        return (self.probe or {}).get("result") == "open" and http.get("ok") is not False
+
+    @property
     def haproxy_state(self):
         """UP, DOWN, MAINT, DRAIN, NOLB, NO_CHECK, or None when the runtime API gave nothing."""
         if not self.stat:

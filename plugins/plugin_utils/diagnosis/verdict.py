@@ -23,8 +23,6 @@ CHECKS = (
     ("service", service.check),
 )
 
-HEALTHY_STATES = ("UP",)
-
 
 def _checked(ctx):
     """What was looked at and found fine, for an unknown verdict."""
@@ -67,10 +65,9 @@ def judge(ctx):
     findings.sort(key=fix_rank)
     if findings:
         return findings[0]["cause"], findings
-    state = ctx.haproxy_state
-    probe_result = (ctx.probe or {}).get("result")
-    if state in HEALTHY_STATES or (state is None and probe_result == "open"):
+    if ctx.serves:
         return "healthy", []
+    state = ctx.haproxy_state
     if state in ("MAINT", "DRAIN"):
         reason = "HAProxy has the server in %s: an operator's choice, not a connection fault" % state
     elif state is None:

@@ -30,12 +30,6 @@ def _server_line(ctx):
                     "server %s %s" % (server.get("name"), server.get("address_raw") or ctx.address))
 
 
-def _accepts_connections(ctx):
-    """HAProxy sees the server UP, or, without HAProxy's runtime state, the probe connected."""
-    state = ctx.haproxy_state
-    return state == "UP" or (state is None and (ctx.probe or {}).get("result") == "open")
-
-
 def check(ctx):
     probe_result = (ctx.probe or {}).get("result")
     if ctx.ip is None:
@@ -48,7 +42,7 @@ def check(ctx):
         return [finding("unknown", "%s has no port: HAProxy reuses the client's destination port" % ctx.name,
                         [_server_line(ctx)], manual("Give the server line an explicit port to diagnose it."))]
     if ctx.host is None:
-        if _accepts_connections(ctx):
+        if ctx.serves:
             return []  # nothing to diagnose: a host outside the inventory serving well is no fault
         if probe_result in SILENT_PROBE_RESULTS:
             return [finding("host_unreachable",

@@ -12,7 +12,7 @@ from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.finding
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import listener_accepts, parse_ip
 
 RUNNING_STATES = ("active", "reloading", "activating")
-# HAProxy's states in which its health checks reach the server (verdict.HEALTHY_STATES).
+# HAProxy's states in which its health checks reach the server (ServerContext.serves in model.py).
 SERVING_STATES = ("UP",)
 
 

@@ -222,3 +222,15 @@ def test_another_servers_http_check_at_the_same_address_is_not_this_servers():
     assert web1["check_probe"]["http"]["result"] == "L7STS"
     assert (t1["probe"]["result"], "http" in t1["probe"], "id" in t1["probe"]) == ("open", False, False)
     assert "http" not in t1["check_probe"] and t1["cross_check"] == {"haproxy": "L4OK", "probe": "open", "agree": True}
+
+
+def test_without_haproxys_runtime_a_failing_emulated_http_check_is_not_healthy():
+    """With no runtime state the probe stands in for HAProxy's check; an open port whose emulated
+    HTTP check fails is not a server that serves."""
+    lb = lb_result([server("web1", "198.18.0.11", 8080, 30)], [], runtime_available=False)
+    for http, verdict in ((_http("L7STS", 503, "HTTP status 503"), "unknown"), (_http("L7OK", 200), "healthy"), (None, "healthy")):
+        probes = {LB: {"results": [dict({"address": "198.18.0.11", "port": 8080, "source": None, "result": "open",
+                                         "errno": None, "elapsed_ms": 0.4, "id": "web/web1"}, **({"http": http} if http else {}))]}}
+        report = diagnose({LB: lb}, {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8080)])},
+                          probe_results=probes, generated_at="now")
+        assert report["servers"][0]["verdict"] == verdict, (http, report["servers"][0])
