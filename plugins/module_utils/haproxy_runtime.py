@@ -223,12 +223,17 @@ def _os_error(exc, label):
 # Parsers
 # --------------------------------------------------------------------------------------------
 
+# A `show info` field name: one word, or two plain words for "Unstoppable Jobs" and "Build info"
+# (2.x, 3.x); other text before a colon (a help or error line) is not a field.
+_INFO_KEY_RE = re.compile(r"^(?:\S+|[A-Za-z][\w-]* [A-Za-z][\w-]*)$")
+
+
 def parse_show_info(text):
     """`show info` ("Name: value" lines) as a dict of strings, in HAProxy's order."""
     info = {}
     for line in text.splitlines():
         key, sep, value = line.partition(":")
-        if sep and key.strip() and " " not in key.strip():
+        if sep and _INFO_KEY_RE.match(key.strip()):
             info[key.strip()] = value.strip()
     return info
 
