@@ -40,8 +40,8 @@ def service_unit(service):
         "",
         "[Service]",
         "Type=notify",
-        "ExecStart=%s" % _app_argv(service["listen_address"], service["listen_port"], service["server"], service["v6only"],
-                                  service.get("http_status", 200)),
+        "ExecStart=%s" % _app_argv(service["listen_address"], service["listen_port"], service["server"],
+                                   service["v6only"], service.get("http_status", 200)),
         "Restart=no",
     ]
     if service["activation"] == "service":

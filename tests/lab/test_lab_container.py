@@ -86,7 +86,6 @@ def test_container_unpublished_is_refused_and_down_removes_podman(tmp_path):
     assert leftovers(state) == []
     left = [p for p in pids if os.path.exists("/proc/%d" % p)]
     assert left == [], subprocess.run(["ps", "-o", "pid,args", "-p", ",".join(map(str, left))],
-                                      capture_output=True, text=True).stdout
+                                      capture_output=True, text=True, check=False).stdout
     for path in cgroup_dirs:
         assert not os.path.exists(os.path.dirname(path)), path
-

@@ -206,8 +206,8 @@ def test_a_healthy_server_keeps_its_log_but_gets_no_finding():
 def test_another_servers_http_check_at_the_same_address_is_not_this_servers():
     # web/web1 is HTTP-checked at 198.18.0.11:8080; tcp/t1 (a TCP check) shares the address and
     # port, so the only probe there is web1's: t1 keeps its TCP connect, not web1's HTTP result
-    lb = lb_result([server("web1", "198.18.0.11", 8080, 30)], [stat("web", "web1", "DOWN", "L7STS", "Service Unavailable"),
-                                                                  stat("tcp", "t1", "UP", "L4OK")])
+    lb = lb_result([server("web1", "198.18.0.11", 8080, 30)],
+                   [stat("web", "web1", "DOWN", "L7STS", "Service Unavailable"), stat("tcp", "t1", "UP", "L4OK")])
     lb["ansible_facts"]["lbdoctor_haproxy"]["config"]["backends"].append(
         {"name": "tcp", "kind": "backend", "file": "/etc/haproxy/haproxy.cfg", "line": 40,
          "servers": [server("t1", "198.18.0.11", 8080, 41)]})
