@@ -22,6 +22,11 @@ Needs root (ip netns). Usage:
 The host is shared with whatever else runs: look at the pid count and load average printed
 first, and compare runs taken under similar conditions.
 
+Systemd is not PID 1 in this namespace (on the build VM it is not PID 1 at all), so the ``units``
+subset fails fast and is not really measured, and firewall-cmd / ufw / podman cost only what the
+VM has of them. The same load inside a lab host with systemd as PID 1, measured together with the
+naive playbook over ssh: ``bench_naive_vs_backend_facts.py --busy``.
+
 Figures go to docs/backend_facts.md; this is not a test and asserts nothing.
 """
 
