@@ -469,15 +469,21 @@ def _collect_offline(read, facts, zone_names):
     facts["partial"] = True
 
 
-def collect_firewalld(run, read, zones=None):
+def collect_firewalld(run, read, zones=None, not_loaded=None):
     """The ``firewalld`` facts (docs/firewalld_ufw.md).
 
     Asks ``firewall-cmd`` for the runtime configuration (what the kernel enforces); when the
     daemon cannot be asked (no root, D-Bus/polkit refusal) reads the permanent files: the default
     zone from firewalld.conf and its XML (plus ``zones`` by name), marked ``partial``.
+
+    ``not_loaded``: why the kernel's rulesets show firewalld is not running (no table or chain
+    of its own in them); firewall-cmd is then not asked and ``running_source`` says why.
     """
     facts = {"installed": None, "running": None, "default_zone": None, "zones": [], "policies": [],
              "services": {}, "config_source": None, "partial": False, "unavailable": []}
+    if not_loaded:
+        facts.update(running=False, running_source=not_loaded)
+        return facts
     argv = ["firewall-cmd", "--state"]
     result = _run(run, argv)
     if result is None:

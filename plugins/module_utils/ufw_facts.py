@@ -222,12 +222,14 @@ _POLICY_WORDS = {"DROP": "deny", "REJECT": "reject", "ACCEPT": "allow"}
 # Collection
 
 
-def collect_ufw(run, read):
+def collect_ufw(run, read, not_loaded=None):
     """The ``ufw`` facts (docs/firewalld_ufw.md): ``{installed, active, active_source, logging,
     defaults, rules, user_rules, rules_source, unavailable}``.
 
     ``user_rules`` (from the files) are numbered as ``ufw status numbered`` numbers them: the
-    IPv4 rules, then the IPv6 ones.
+    IPv4 rules, then the IPv6 ones. ``not_loaded``: why the kernel's rulesets show ufw is
+    inactive (its user chain is not there, which is what ``ufw status`` checks); ``ufw status``
+    is then not asked, and the rule files are still read.
     """
     facts = {"installed": None, "active": None, "active_source": None, "logging": None, "defaults": {},
              "rules": [], "user_rules": [], "rules_source": None, "unavailable": []}
@@ -236,8 +238,10 @@ def collect_ufw(run, read):
         facts["unavailable"].append({"what": what, "reason": reason, "source": source})
 
     argv = ["ufw", "status", "verbose"]
-    result = _run(run, argv)
-    if result is None:
+    result = None if not_loaded else _run(run, argv)
+    if not_loaded:
+        facts.update(active=False, active_source=not_loaded)
+    elif result is None:
         facts["installed"] = False
     else:
         facts["installed"] = True

@@ -180,3 +180,45 @@ def test_list_set_and_ipv6_set(fixture_text):
     res = evaluate({"ip6tables_save": rules6, "ipset_save": text},
                    {"src": "2001:db8::5", "dst": "2001:db8::1", "dport": 80, "iif": "eth0"})
     assert res["verdict"] == "accept"
+
+
+def test_front_end_clis_are_asked_only_when_their_rules_are_loaded(fixture_text):
+    """firewall-cmd and ufw cost a Python start-up each: with every ruleset read and no firewalld
+    table nor ufw chain in them they can only say "not running", so they are not asked. A ufw
+    chain in the iptables dump (what `ufw status` itself checks) brings `ufw status` back; a
+    ruleset that could not be read brings both back."""
+    from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_collect import collect_firewall_subset
+
+    def run_with(data):
+        calls = []
+
+        def run(argv):
+            calls.append(argv)
+            key = " ".join(argv)
+            if key not in data:
+                return 127, "", "%s: command not found" % argv[0]
+            return tuple(data[key])
+        return run, calls
+
+    def absent(path):
+        raise IOError(2, "No such file or directory", path)
+
+    data = json.loads(fixture_text("netfilter/collect/both-backends.json"))
+    run, calls = run_with(data)
+    facts = collect_firewall_subset(run, absent)
+    assert not [c for c in calls if c[0] in ("firewall-cmd", "ufw")], calls
+    assert (facts["firewalld"]["running"], facts["ufw"]["active"]) == (False, False)
+    assert "firewalld" in facts["firewalld"]["running_source"] and "ufw-user-input" in facts["ufw"]["active_source"]
+
+    with_ufw = dict(data)
+    rc, out, err = data["iptables-nft-save"]
+    with_ufw["iptables-nft-save"] = [rc, out.replace("*filter\n", "*filter\n:ufw-user-input - [0:0]\n", 1), err]
+    run, calls = run_with(with_ufw)
+    collect_firewall_subset(run, absent)
+    assert ["ufw", "status", "verbose"] in calls and not [c for c in calls if c[0] == "firewall-cmd"], calls
+
+    unreadable = dict(data)
+    del unreadable["nft -j list ruleset"]
+    run, calls = run_with(unreadable)
+    collect_firewall_subset(run, absent)
+    assert ["firewall-cmd", "--state"] in calls and ["ufw", "status", "verbose"] in calls, calls
