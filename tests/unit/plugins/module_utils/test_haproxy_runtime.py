@@ -17,6 +17,7 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_runtime i
     RuntimeApiError, StatParseError, collect_runtime, normalize_status, parse_servers_state, parse_show_info,
     parse_show_stat, parse_socket_spec, query,
 )
+from loopback_sockets import serve_in_thread
 
 
 def by_name(rows):
@@ -253,29 +254,22 @@ class FakeHAProxy(object):
         self.answers = answers
         self.hang = hang
         self.commands = []
-        self.thread = threading.Thread(target=self.serve)
-        self.thread.daemon = True
-        self.thread.start()
+        self.thread = serve_in_thread(self.sock, self.handle)
 
-    def serve(self):
-        while True:
-            try:
-                conn, _addr = self.sock.accept()
-            except OSError:
+    def handle(self, conn):
+        with conn:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            command = data.decode().strip()
+            self.commands.append(command)
+            if self.hang:
+                threading.Event().wait(2)
                 return
-            with conn:
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                command = data.decode().strip()
-                self.commands.append(command)
-                if self.hang:
-                    threading.Event().wait(2)
-                    continue
-                conn.sendall(self.answers.get(command, "Unknown command: '%s'\n" % command).encode())
+            conn.sendall(self.answers.get(command, "Unknown command: '%s'\n" % command).encode())
 
 
 @pytest.fixture

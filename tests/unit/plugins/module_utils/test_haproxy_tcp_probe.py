@@ -13,6 +13,7 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils import tcp_probe
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.tcp_probe import (
     ProbeInputError, classify, effective_concurrency, http_check_options, normalize_targets, probe, summarize,
 )
+from loopback_sockets import close_dropping_listener, closed_ports, dropping_listener, serve_in_thread
 
 
 @pytest.fixture
@@ -21,29 +22,14 @@ def listener():
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
-
-    def serve():
-        while True:
-            try:
-                conn, _addr = sock.accept()
-            except OSError:
-                return
-            conn.close()
-
-    thread = threading.Thread(target=serve)
-    thread.daemon = True
-    thread.start()
+    serve_in_thread(sock, lambda conn: conn.close())
     yield sock.getsockname()[1]
     sock.close()
 
 
 def closed_port():
     """A loopback port nobody listens on (bound, then closed, so it was free a moment ago)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    return closed_ports(1)[0]
 
 
 def has_ipv6_loopback():
@@ -91,24 +77,9 @@ def test_ipv6():
     assert [(r["result"], r["family"], r["resolved_address"]) for r in results] == [("open", "ipv6", "::1")] * 2
 
 
-def test_timeout_when_syns_are_dropped():
+def test_timeout_when_syns_are_dropped(dropping_port):
     # a listener that never accepts: once its queue is full the kernel drops further SYNs
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(0)
-    port = sock.getsockname()[1]
-    fillers = []
-    try:
-        for _i in range(4):
-            filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", port))
-            fillers.append(filler)
-        results = probe([{"address": "127.0.0.1", "port": port}], timeout=0.5)
-    finally:
-        for filler in fillers:
-            filler.close()
-        sock.close()
+    results = probe([{"address": "127.0.0.1", "port": dropping_port}], timeout=0.5)
     assert results[0]["result"] == "timeout"
     assert 450 <= results[0]["elapsed_ms"] < 3000
 
@@ -137,23 +108,7 @@ def test_unresolvable_name_is_an_error_not_a_crash():
 
 def test_many_targets_bounded_concurrency(listener, monkeypatch):
     refused = closed_port()
-    state = {"open": 0, "max": 0}
-    real_socket = socket.socket
-
-    class CountingSocket(real_socket):
-        def __init__(self, *args, **kwargs):
-            super(CountingSocket, self).__init__(*args, **kwargs)
-            self.counted = kwargs.get("fileno") is None
-            if self.counted:
-                state["open"] += 1
-                state["max"] = max(state["max"], state["open"])
-
-        def close(self):
-            if getattr(self, "counted", False) and self.fileno() != -1:
-                state["open"] -= 1
-            super(CountingSocket, self).close()
-
-    monkeypatch.setattr(socket, "socket", CountingSocket)
+    state = _count_sockets(monkeypatch)
     targets = [{"address": "127.0.0.1", "port": listener if i % 2 else refused} for i in range(300)]
     results = probe(targets, timeout=2.0, concurrency=16)
     monkeypatch.undo()
@@ -196,32 +151,25 @@ class HttpServer(object):
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.held = []
-        thread = threading.Thread(target=self.serve)
-        thread.daemon = True
-        thread.start()
+        serve_in_thread(self.sock, self.handle)
 
-    def serve(self):
-        while True:
-            try:
-                conn, _addr = self.sock.accept()
-            except OSError:
-                return
-            data = b""
-            conn.settimeout(2)
-            try:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-            except OSError:
-                pass
-            self.requests.append(data)
-            if self.answer is None:
-                self.held.append(conn)
-                continue
-            conn.sendall(self.answer)
-            conn.close()
+    def handle(self, conn):
+        data = b""
+        conn.settimeout(2)
+        try:
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:
+            pass
+        self.requests.append(data)
+        if self.answer is None:
+            self.held.append(conn)
+            return
+        conn.sendall(self.answer)
+        conn.close()
 
     def close(self):
         self.sock.close()
@@ -343,20 +291,9 @@ def _count_sockets(monkeypatch):
 @pytest.fixture
 def dropping_port():
     """A loopback listener that never accepts, its queue filled: further SYNs are dropped."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(0)
-    port = sock.getsockname()[1]
-    fillers = []
-    for _i in range(4):
-        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
+    sock, fillers, port = dropping_listener()
     yield port
-    for filler in fillers:
-        filler.close()
-    sock.close()
+    close_dropping_listener(sock, fillers)
 
 
 @pytest.mark.parametrize("concurrency, expected_max", [(None, 20), (10, 10)])
@@ -557,16 +494,11 @@ def test_timeout_status_override_and_reset_connection():
     assert (http["result"], http["ok"]) == ("L4TOUT", False)
 
     class Resetting(HttpServer):
-        def serve(self):
+        def handle(self, conn):
             import struct
-            while True:
-                try:
-                    conn, _addr = self.sock.accept()
-                except OSError:
-                    return
-                conn.recv(4096)
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()  # RST
+            conn.recv(4096)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # RST
 
     resetting = Resetting(b"")
     try:
