@@ -101,16 +101,22 @@ def parse_docker_ps(text, source="docker ps"):
     return containers
 
 
-def parse_podman_ps(text, source="podman ps"):
-    """Parse ``podman ps --format json`` (a JSON list; old and new port key spellings)."""
+def _json_list(text, source, null_is_empty=False):
+    """``text`` (empty: ``[]``) parsed as a JSON list; with ``null_is_empty``, ``null`` too (as ``[]``)."""
     try:
         items = json.loads(text or "[]")
     except ValueError as exc:
         raise ContainerParseError(source, 1, "not JSON: %s" % exc)
-    if items is None:
+    if items is None and null_is_empty:
         items = []
     if not isinstance(items, list):
         raise ContainerParseError(source, 1, "expected a JSON list")
+    return items
+
+
+def parse_podman_ps(text, source="podman ps"):
+    """Parse ``podman ps --format json`` (a JSON list; old and new port key spellings)."""
+    items = _json_list(text, source, null_is_empty=True)
     containers = []
     for item in items:
         ports = []
@@ -173,12 +179,7 @@ def _inspect_ports(item):
 
 def parse_inspect(text, source="inspect"):
     """Parse ``docker inspect`` / ``podman inspect`` of containers (a JSON list): ``{id: ports}``."""
-    try:
-        items = json.loads(text or "[]")
-    except ValueError as exc:
-        raise ContainerParseError(source, 1, "not JSON: %s" % exc)
-    if not isinstance(items, list):
-        raise ContainerParseError(source, 1, "expected a JSON list")
+    items = _json_list(text, source)
     found = {}
     for index, item in enumerate(items):
         if not isinstance(item, dict):

@@ -189,3 +189,15 @@ def test_inspect_without_network_ports_falls_back_to_exposed_ports_except_on_hos
         parse_inspect("{}")
     listed = [{"id": "f1", "ports": []}, {"id": None, "ports": []}]
     assert merge_inspect(listed, parse_inspect(json.dumps(items)))[0]["ports"][0]["container_port"] == 8080
+
+
+def test_json_list_outputs_share_their_errors_and_only_podman_ps_takes_null():
+    for parse, source in ((parse_podman_ps, "podman ps"), (parse_inspect, "inspect")):
+        assert not parse("")
+        with pytest.raises(ContainerParseError, match=r"^%s:1: not JSON: " % source):
+            parse("[{")
+        with pytest.raises(ContainerParseError, match=r"^%s:1: expected a JSON list$" % source):
+            parse('{"Id": "f1"}')
+    assert parse_podman_ps("null") == []
+    with pytest.raises(ContainerParseError, match=r"^inspect:1: expected a JSON list$"):
+        parse_inspect("null")
