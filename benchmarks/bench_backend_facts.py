@@ -42,37 +42,12 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import LISTENER_FORKS, import_collection
 
 
 def spawn_listeners(namespace, procs, sockets, base_port):
     """Start one parent in the namespace that forks ``procs`` children holding the sockets."""
-    code = r"""
-import os, signal, socket, sys, time
-procs, sockets, base = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-per = [sockets // procs + (1 if i < sockets % procs else 0) for i in range(procs)]
-children = []
-port = base
-for i in range(procs):
-    ports = list(range(port, port + per[i]))
-    port += per[i]
-    pid = os.fork()
-    if pid == 0:
-        held = []
-        for n, p in enumerate(ports):
-            kind = n % 3
-            if kind == 2:
-                s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, p % 2)
-                s.bind(("::", p))
-            else:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.bind(("127.0.0.1" if kind == 0 else "0.0.0.0", p))
-            s.listen(8)
-            held.append(s)
-        signal.pause()
-        os._exit(0)
-    children.append(pid)
+    code = LISTENER_FORKS + r"""
 def stop(*_):
     for c in children:
         try:
@@ -120,7 +95,7 @@ def delta(before, after):
 
 def inner(rounds, ports, naive_rounds):
     """Runs inside the namespace: measure collect() and the naive approach."""
-    sys.path.insert(0, _collections_root())
+    import_collection()
     from ansible_collections.lbdoctor.haproxy.plugins.module_utils.backend_collect import ENV, collect
 
     env = dict(os.environ)
@@ -168,14 +143,6 @@ def inner(rounds, ports, naive_rounds):
     results["naive"] = {"samples": samples, "listeners": len(pids), "with_pid": len(pids),
                         "unavailable": []}
     print(json.dumps(results))
-
-
-def _collections_root():
-    import tempfile
-    root = tempfile.mkdtemp(prefix="lbdoctor-bench-")
-    os.makedirs(os.path.join(root, "ansible_collections", "lbdoctor"))
-    os.symlink(REPO, os.path.join(root, "ansible_collections", "lbdoctor", "haproxy"))
-    return root
 
 
 def summarize(name, entry):

@@ -30,29 +30,19 @@ import argparse
 import gc
 import os
 import platform
-import socket
 import statistics
 import sys
-import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import REPO, import_collection
 
-
-def _import_collection():
-    root = tempfile.mkdtemp(prefix="lbdoctor-bench-")
-    namespace = os.path.join(root, "ansible_collections", "lbdoctor")
-    os.makedirs(namespace)
-    os.symlink(REPO, os.path.join(namespace, "haproxy"))
-    sys.path.insert(0, root)
-
-
-_import_collection()
+import_collection()
 
 # pylint: disable=wrong-import-position
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config import parse_config  # noqa: E402
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_runtime import parse_show_stat  # noqa: E402
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.tcp_probe import probe, summarize  # noqa: E402
+from loopback_sockets import close_dropping_listener, closed_ports, dropping_listener  # noqa: E402
 
 HEADER_26 = os.path.join(REPO, "tests", "unit", "fixtures", "haproxy", "hap26-stat.csv")
 
@@ -109,20 +99,6 @@ def make_stat(rows, per_backend=100, varied=False):
         row[36] = ("L4OK", "L4CON", "* L4CON", "", "L4OK")[i % 5]
         out.append(",".join(row))
     return "\n".join(out) + "\n"
-
-
-def closed_ports(count):
-    """Loopback ports free a moment ago (bound then closed)."""
-    ports = []
-    socks = []
-    for _i in range(count):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        ports.append(sock.getsockname()[1])
-        socks.append(sock)
-    for sock in socks:
-        sock.close()
-    return ports
 
 
 def timed(func, rounds):
@@ -193,25 +169,13 @@ def bench_probe(args):
           % (len(targets), args.timeout, best, median, summarize(results)))
 
     # every SYN dropped: a listener that never accepts, its queue filled first
-    sink = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sink.bind(("127.0.0.1", 0))
-    sink.listen(0)
-    port = sink.getsockname()[1]
-    fillers = []
-    for _i in range(4):
-        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
-    time.sleep(0.2)
+    sink, fillers, port = dropping_listener(settle=0.2)
     targets = [{"address": "127.0.0.1", "port": port}] * args.probes
     for concurrency in (64, args.probes):
         best, median, results = timed(lambda: probe(targets, timeout=args.timeout, concurrency=concurrency), 1)
         print("probe timeout: %d targets, concurrency %d, timeout %.1f s: %.3f s %s"
               % (len(targets), concurrency, args.timeout, best, summarize(results)))
-    for filler in fillers:
-        filler.close()
-    sink.close()
+    close_dropping_listener(sink, fillers)
 
 
 if __name__ == "__main__":

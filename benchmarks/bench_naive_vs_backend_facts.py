@@ -227,57 +227,21 @@ def report(per_host, times, rounds):
     ports = sum(len(t["ports"]) for t in per_host.values())
     print("lab: %d backend hosts, %d ports, %d units; %d rounds (after one warm-up); Python %s, load %s"
           % (len(per_host), ports, units, rounds, platform.python_version(), " ".join("%.2f" % x for x in os.getloadavg())))
-    ping = statistics.median(times["ping"])
-    naive = statistics.median(times["naive"])
-    print("| playbook | median wall s | min s | max s | minus ping s | naive / this |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print("| %s | %.2f | %.2f | %.2f | %.2f | %s |" % (
-            name, median, min(values), max(values), median - ping,
-            "%.1fx (%.1fx without ping)" % (naive / median, (naive - ping) / max(median - ping, 1e-3))
-            if name.startswith("backend_facts") else "-"))
+    playbook_table(times, _ratio_floored)
 
 
 # --- --busy: one backend host with 2,000 listening sockets held by 500 processes of one unit ---
 
-# Run by systemd-run inside the host: one parent forks PROCS children; each holds its share of the
-# SOCKETS listening sockets (127.0.0.1, 0.0.0.0, :: with v6only alternating), as bench_backend_facts.py.
-LISTENER_CODE = r"""
-import os, signal, socket, sys
-procs, sockets, base = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-per = [sockets // procs + (1 if i < sockets % procs else 0) for i in range(procs)]
-children = []
-port = base
-for i in range(procs):
-    ports = list(range(port, port + per[i]))
-    port += per[i]
-    pid = os.fork()
-    if pid == 0:
-        held = []
-        for n, p in enumerate(ports):
-            kind = n % 3
-            if kind == 2:
-                s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, p % 2)
-                s.bind(("::", p))
-            else:
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.bind(("127.0.0.1" if kind == 0 else "0.0.0.0", p))
-            s.listen(8)
-            held.append(s)
-        signal.pause()
-        os._exit(0)
-    children.append(pid)
-signal.pause()
-"""
-
-
 def start_listeners(state, host, procs, sockets, base_port):
-    """A transient unit inside the host (systemd kills its whole cgroup on stop)."""
+    """A transient unit inside the host (systemd kills its whole cgroup on stop): one parent forks PROCS
+    children; each holds its share of the SOCKETS listening sockets, as in bench_backend_facts.py."""
+    # imported here, on the controller: the copy of this file run inside the host has no _bench_common
+    from _bench_common import LISTENER_FORKS
+
     lab_exec(state, host, ["systemd-run", "--unit=" + BUSY_UNIT, "--collect", "--property=TasksMax=infinity",
                            "--property=LimitNOFILE=65536", "--description=lbdoctor benchmark listeners",
-                           "/usr/bin/python3", "-c", LISTENER_CODE, str(procs), str(sockets), str(base_port)])
+                           "/usr/bin/python3", "-c", LISTENER_FORKS + "signal.pause()\n", str(procs), str(sockets),
+                           str(base_port)])
 
 
 def stop_listeners(state, host):
@@ -472,6 +436,24 @@ def _load(values):
     return " ".join("%.2f" % x for x in values)
 
 
+def _ratio_floored(naive, median, ping):
+    return "%.1fx (%.1fx without ping)" % (naive / median, (naive - ping) / max(median - ping, 1e-3))
+
+
+def playbook_table(times, ratio, rounds=False):
+    """Wall time of each playbook: median, min, max, minus ping's median and, for backend_facts,
+    ``ratio(naive median, its median, ping median)``; with ``rounds``, how many runs each had."""
+    ping = statistics.median(times["ping"])
+    naive = statistics.median(times["naive"])
+    print("| playbook |%s median wall s | min s | max s | minus ping s | naive / this |" % (" rounds |" if rounds else ""))
+    print("|---|%s---:|---:|---:|---:|---:|" % ("---:|" if rounds else ""))
+    for name, values in times.items():
+        median = statistics.median(values)
+        print("| %s |%s %.2f | %.2f | %.2f | %.2f | %s |" % (
+            name, " %d |" % len(values) if rounds else "", median, min(values), max(values), median - ping,
+            ratio(naive, median, ping) if name.startswith("backend_facts") else "-"))
+
+
 def _ratio(naive, median, ping):
     if median - ping < 0.05:
         return "%.1fx (within the ping's noise)" % (naive / median)
@@ -522,15 +504,7 @@ def busy_report(args, info, cpu, times):
     print("")
     print("(b) wall s of ansible-playbook against %s alone, over ssh (naive %d rounds, others %d, after one warm-up)"
           % (info["host"], args.naive_rounds, args.rounds))
-    ping = statistics.median(times["ping"])
-    naive = statistics.median(times["naive"])
-    print("| playbook | rounds | median wall s | min s | max s | minus ping s | naive / this |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print("| %s | %d | %.2f | %.2f | %.2f | %.2f | %s |" % (
-            name, len(values), median, min(values), max(values), median - ping,
-            _ratio(naive, median, ping) if name.startswith("backend_facts") else "-"))
+    playbook_table(times, _ratio, rounds=True)
     print("sockets still listening at the end: %d" % info["sockets_end"])
     if cpu.get("profile"):
         print("")

@@ -28,17 +28,7 @@ import resource
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-
-
-def _importable():
-    """Make the repository importable as ansible_collections.lbdoctor.haproxy."""
-    import tempfile
-    root = tempfile.mkdtemp(prefix="lbdoctor-bench-")
-    os.makedirs(os.path.join(root, "ansible_collections", "lbdoctor"))
-    os.symlink(REPO, os.path.join(root, "ansible_collections", "lbdoctor", "haproxy"))
-    sys.path.insert(0, root)
+from _bench_common import REPO, import_collection
 
 
 def _load():
@@ -101,7 +91,7 @@ def main():
     ap.add_argument("--rules", type=int, default=50000)
     ap.add_argument("--packets", type=int, default=1000)
     args = ap.parse_args()
-    _importable()
+    import_collection()
     from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_eval import compile_ruleset
     from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_iptables import parse_iptables_save
 

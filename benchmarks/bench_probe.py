@@ -31,55 +31,17 @@ import selectors
 import socket
 import statistics
 import sys
-import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import import_collection
 
-
-def _import_collection():
-    root = tempfile.mkdtemp(prefix="lbdoctor-bench-")
-    namespace = os.path.join(root, "ansible_collections", "lbdoctor")
-    os.makedirs(namespace)
-    os.symlink(REPO, os.path.join(namespace, "haproxy"))
-    sys.path.insert(0, root)
-
-
-_import_collection()
+import_collection()
 
 # pylint: disable=wrong-import-position
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.tcp_probe import (  # noqa: E402
     effective_concurrency, probe, summarize,
 )
-
-
-def closed_ports(count):
-    """Loopback ports free a moment ago (bound then closed)."""
-    socks = []
-    for _i in range(count):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        socks.append(sock)
-    ports = [sock.getsockname()[1] for sock in socks]
-    for sock in socks:
-        sock.close()
-    return ports
-
-
-def dropping_listener():
-    """(listener, fillers, port): a listener whose accept queue is full, so SYNs are dropped."""
-    sink = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sink.bind(("127.0.0.1", 0))
-    sink.listen(0)
-    port = sink.getsockname()[1]
-    fillers = []
-    for _i in range(4):
-        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
-    time.sleep(0.2)
-    return sink, fillers, port
+from loopback_sockets import close_dropping_listener, closed_ports, dropping_listener  # noqa: E402
 
 
 class Responder(object):
@@ -165,7 +127,7 @@ def main():
     best, median, results = timed(lambda: probe(targets, timeout=args.timeout), args.rounds)
     report("refused", len(targets), default, args.timeout, best, median, results)
 
-    sink, fillers, port = dropping_listener()
+    sink, fillers, port = dropping_listener(settle=0.2)
     try:
         targets = [{"address": "127.0.0.1", "port": port}] * args.probes
         best, median, results = timed(lambda: probe(targets, timeout=args.timeout), args.rounds)
@@ -173,9 +135,7 @@ def main():
         best, median, results = timed(lambda: probe(targets, timeout=args.timeout, concurrency=64), 1)
         report("timeout", len(targets), 64, args.timeout, best, median, results)
     finally:
-        for filler in fillers:
-            filler.close()
-        sink.close()
+        close_dropping_listener(sink, fillers)
 
     responder = Responder()
     try:
