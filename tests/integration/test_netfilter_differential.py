@@ -502,6 +502,10 @@ def random_case(rng, index):
 # Real rulesets (../shared/corpus/SOURCES.md names their origin)
 
 def _corpus(path):
+    """A ruleset from the shared corpus, or from our own fixtures (`fixtures:` prefix: the rulesets
+    written after a real layout that the corpus lacks, kube-proxy and istio-init; see their README)."""
+    if path.startswith("fixtures:"):
+        path = os.path.join(REPO, "tests", "unit", "fixtures", path[len("fixtures:"):])
     with open(os.path.join(CORPUS, path)) as handle:
         return handle.read()
 
@@ -522,6 +526,8 @@ CORPUS_CASES = [
      lambda t: _replace(t, "XX:XX:XX:XX:XX:XX", "02:00:00:00:00:01"),
      "MAC addresses are redacted as XX:XX:XX:XX:XX:XX in the corpus: replaced by 02:00:00:00:00:01"),
     ("ip6tables-nat", "ip6tables", "nft", "iptables_save/insights-ip6tables-save-nat.txt", None, None),
+    ("kube-proxy", "iptables", "nft", "fixtures:netfilter/iptables/kube-proxy.rules", None, None),
+    ("istio-init", "iptables", "nft", "fixtures:netfilter/iptables/istio-init-nat.rules", None, None),
     ("nft-sample", "nft", None, "nft/nftables-sample-ruleset.nft", None, None),
     ("nft-merge-reject", "nft", None, "nft/nftables-merge-reject.nft", None, None),
     ("nft-nat-addr-port", "nft", None, "nft/nftables-nat-addr-port.nft", None, None),
