@@ -153,6 +153,11 @@ def _up(sc, st, state_dir, base, files, timings, settle, settle_timeout):
     t0 = time.monotonic()
     _parallel(lambda host: _after_boot(sc, st, host, files), [h for h in sc["hosts"] if h["services"] or h.get("containers")])
     st["warnings"] += _check_services(sc, st)
+    for host in sc["hosts"]:
+        if host.get("sshd") == "stopped":
+            # Last, once every step that needs ssh is done: Ansible will find the host unreachable.
+            container.exec_in(st["hosts"][host["name"]]["leader_pid"], ["systemctl", "stop", "ssh.socket", "ssh.service"],
+                              check=True, what="host %s: stop sshd" % host["name"])
     timings["faults"] = round(time.monotonic() - t0, 2)
 
     write_file(files["inventory"], inventory.inventory_ini(sc, files["key"]))

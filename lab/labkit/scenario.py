@@ -15,7 +15,7 @@ ROLES = ("lb", "backend")
 HAPROXY_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
 UNIT_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}\.service$")
 TOP_KEYS = {"name", "description", "lab", "hosts", "haproxy"}
-HOST_KEYS = {"name", "role", "address", "inventory"}
+HOST_KEYS = {"name", "role", "address", "inventory", "sshd"}
 BACKEND_KEYS = {"name", "mode", "frontend_port", "check", "servers"}
 SERVER_KEYS = {"name", "host", "address", "port", "expect", "faults", "fault", "unit", "listen_address"}
 RESERVED_PORTS = {22}
@@ -90,8 +90,13 @@ def resolve(data, prefix=None, subnet=None, source=None):
             raise LabError("host %s: inventory must be true or false, got %r" % (name, in_inventory))
         if role == "lb" and not in_inventory:
             raise LabError("host %s: a load balancer must be in the inventory" % name)
+        sshd = raw.get("sshd", "running")
+        if sshd not in ("running", "stopped"):
+            raise LabError("host %s: sshd must be running or stopped, got %r" % (name, sshd))
+        if role == "lb" and sshd != "running":
+            raise LabError("host %s: a load balancer needs its sshd" % name)
         host = {
-            "name": name, "role": role, "address": None, "extra_addresses": [], "inventory": in_inventory,
+            "name": name, "role": role, "address": None, "extra_addresses": [], "inventory": in_inventory, "sshd": sshd,
             "netns": "%s-%s" % (prefix, name), "machine": "%s-%s" % (prefix, name), "ifname": "eth0",
             "services": [], "holders": [], "iptables": [], "nft": [], "ports": {}, "containers": [],
         }
@@ -189,6 +194,10 @@ def resolve(data, prefix=None, subnet=None, source=None):
                     # Built and running, but unknown to Ansible: the user's inventory lacks the
                     # host (or the server's address moved to a host it does not list).
                     default = "address_not_on_host" if server["faults"] else "healthy"
+                elif host["sshd"] == "stopped":
+                    # In the inventory, but Ansible cannot log in: no facts, so no verdict but
+                    # unknown with the reason, whatever HAProxy sees (the probe still answers).
+                    default = "unknown"
                 _reserve_ports(host, server, swhere)
             expect = raws["expect"] if "expect" in raws else default
             if expect not in faultlib.CAUSE_CODES:

@@ -24,7 +24,7 @@ def texts(finding, prefix):
     return [item["text"] for item in finding["evidence"] if item["source"].startswith(prefix)]
 
 
-def check_server(expected, record, lb_address):
+def check_server(expected, record, lb_address, unreachable_hosts=()):
     """Problems with one server's record, as strings."""
     problems = []
     host, port, service = expected["host"], expected["port"], expected.get("service") or {}
@@ -64,6 +64,9 @@ def check_server(expected, record, lb_address):
             problems.append("no deciding rule named on %s: %s" % (host, sources(finding)))
         if fix.get("automatic") and fix.get("source") != lb_address:
             problems.append("the firewall fix opens the port to %s, not only to the LB %s" % (fix.get("source"), lb_address))
+    elif cause == "unknown" and host in unreachable_hosts:
+        if "could not be gathered" not in finding["summary"] or not sources(finding)[:1] == ["ansible %s" % host]:
+            problems.append("a host Ansible cannot reach must be named with the reason: %s" % finding)
     elif cause == "container_port_unmapped":
         if "does not publish" not in finding["summary"] or fix["automatic"]:
             problems.append("container finding: %s / %s" % (finding["summary"], fix))
@@ -76,6 +79,7 @@ def main(argv):
     with open(argv[2]) as handle:
         scenario = json.load(handle)
     lb_address = [h["address"] for h in scenario["hosts"] if h["role"] == "lb"][0]
+    unreachable_hosts = set(h["name"] for h in scenario["hosts"] if h.get("sshd") == "stopped")
     records = dict(((s["backend"], s["server"]), s) for s in report["servers"])
     problems = []
     checked = 0
@@ -85,7 +89,7 @@ def main(argv):
             if record is None or record["verdict"] != expected["expect"]:
                 continue  # the verdict check names it
             checked += 1
-            problems += ["%s/%s: %s" % (backend["name"], expected["name"], p) for p in check_server(expected, record, lb_address)]
+            problems += ["%s/%s: %s" % (backend["name"], expected["name"], p) for p in check_server(expected, record, lb_address, unreachable_hosts)]
     for problem in problems:
         print(problem)
     print("evidence and fix checked on %d servers: %d problem(s)" % (checked, len(problems)))

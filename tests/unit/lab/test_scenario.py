@@ -164,6 +164,20 @@ def test_host_outside_the_inventory_is_built_but_not_listed():
         scenario.resolve(data)
 
 
+def test_host_with_sshd_stopped_stays_in_the_inventory_and_its_servers_are_unknown():
+    data = with_servers({"name": "s1", "host": "web1", "port": 8080})
+    data["hosts"][1]["sshd"] = "stopped"
+    resolved = scenario.resolve(data)
+    assert resolved["hosts"][1]["sshd"] == "stopped" and resolved["servers"][0]["expect"] == "unknown"
+    assert "web1 ansible_host=" in inventory.inventory_ini(resolved, "/key")
+    data["hosts"][0]["sshd"] = "stopped"
+    with pytest.raises(LabError, match="load balancer needs its sshd"):
+        scenario.resolve(data)
+    data["hosts"][0]["sshd"] = "off"
+    with pytest.raises(LabError, match="sshd must be running or stopped"):
+        scenario.resolve(data)
+
+
 def test_fault_shorthand_single_fault_key():
     server = scenario.resolve(with_servers({"name": "s1", "host": "web1", "port": 8080, "fault": "bind_loopback"}))["servers"][0]
     assert server["expect"] == "bound_to_loopback"
