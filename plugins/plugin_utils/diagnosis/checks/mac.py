@@ -50,7 +50,7 @@ def _denial_text(denial):
 
 def _finding(ctx, assessment, host, side):
     mechanism = MECHANISM.get(assessment.get("mechanism"), assessment.get("mechanism"))
-    action = "connect to" if side == "lb" else "bind"
+    action = "connecting to" if side == "lb" else "binding"
     who = assessment.get("domain") or assessment.get("profile") or assessment.get("process") or "the service"
     summary = "%s (%s) on %s keeps %s from %s tcp/%s" % (
         mechanism, assessment.get("mode") or assessment.get("profile_mode") or "active", host, who, action, assessment.get("port"))

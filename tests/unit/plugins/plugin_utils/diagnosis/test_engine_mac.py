@@ -3,6 +3,7 @@
 
 from builders import LB, backend_result, lb_result, listener, probe_result, server, stat
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_apparmor import parse_apparmor_denials
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_selinux import parse_avc_denials
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.engine import diagnose
 
@@ -100,3 +101,26 @@ def test_a_predicted_bind_denial_is_dropped_when_the_port_is_bound():
     # nginx listens on the port: its bind was allowed, whatever the tables say
     bound = _lab_view("L4OK", "", [listener("0.0.0.0", 8500, process="nginx")], backend_mac=mac, status="UP")
     assert bound["verdict"] == "healthy"
+
+
+def test_an_apparmor_denial_of_haproxys_connect_on_the_lb(fixture_text):
+    """The LB side of AppArmor through the engine. The record is the real tailscale capture's first
+    line (tests/unit/fixtures/mac/README.md) with the profile and comm of a confined HAProxy: the
+    kernel writes the same fields for any profile; only the names are ours."""
+    line = fixture_text("mac/apparmor-tailscale-create-inet.txt").splitlines()[0]
+    line = line.replace('profile="a0d7b954_tailscale"', 'profile="/usr/sbin/haproxy"').replace('comm="curl"', 'comm="haproxy"')
+    lb_mac = {"apparmor": {"enabled": True, "profiles": {"/usr/sbin/haproxy": "enforce"},
+                           "processes": [{"pid": 321, "process": "haproxy", "profile": "/usr/sbin/haproxy", "mode": "enforce"}],
+                           "denials": parse_apparmor_denials(line + "\n")}}
+    record = _lab_view("L4CON", "Permission denied", [listener("0.0.0.0", 8500)], lb_mac=lb_mac)
+    assert record["verdict"] == "apparmor_denied" and [f["cause"] for f in record["findings"]] == ["apparmor_denied"]
+    finding = record["findings"][0]
+    assert finding["fix"]["host"] == LB and finding["fix"]["automatic"] is False
+    assert [e["source"] for e in finding["evidence"]] == ["AppArmor denial on lb1"]
+    assert finding["summary"] == "AppArmor (enforce) on lb1 keeps /usr/sbin/haproxy from connecting to tcp/8500"
+    assert "add network inet stream, to profile /usr/sbin/haproxy" in finding["fix"]["description"]
+    assert finding["fix"]["commands"] == [["apparmor_parser", "-r", "/etc/apparmor.d/usr.sbin.haproxy"]]
+    # The same record from another program's profile is not HAProxy's problem.
+    other = {"apparmor": dict(lb_mac["apparmor"], denials=parse_apparmor_denials(
+        line.replace('comm="haproxy"', 'comm="curl"').replace("/usr/sbin/haproxy", "a0d7b954_tailscale") + "\n"))}
+    assert _lab_view("L4CON", "Permission denied", [listener("0.0.0.0", 8500)], lb_mac=other)["verdict"] != "apparmor_denied"
