@@ -3,7 +3,8 @@ built in tmp_path.
 
 Inputs: /proc/net/tcp*, ip -j addr show, ss captures from tests/unit/fixtures/backend/netns1
 (real, Debian 12, see README); systemctl show / journal from tests/unit/fixtures/backend/systemd
-(HAND-MADE in systemd 252's format, except systemctl-show-no-pid1.stderr which is real).
+(show-app-failed.txt HAND-MADE in systemd 252's format for states no lab scenario produces; the
+journals and systemctl-show-no-pid1.stderr real, see its README) and backend/lab (real).
 """
 
 import errno
@@ -161,7 +162,9 @@ def show_units_argv(units):
 
 def test_units_state_journal_and_port_owners(fixture_text, proc):
     show = fixture_text("backend/systemd/show-app-failed.txt")
-    journal = fixture_text("backend/systemd/journal-app.txt")
+    # Real journal of web4's app-8082.service (EADDRINUSE), served as the hand-made app.service's:
+    # the collector passes journal lines through as they are.
+    journal = fixture_text("backend/systemd/journal-app-8082.txt")
     host = FakeHost(fixture_text, commands={
         show_units_argv(["app.service", "old.service", "*.socket", "*.service"]): (0, show, ""),
         ("journalctl", "-u", "app.service", "-n", "5", "-o", "short-iso", "--no-pager"): (0, journal, ""),
@@ -186,7 +189,8 @@ def test_units_state_journal_and_port_owners(fixture_text, proc):
         ("failed", "failed", "exit-code", 1)
     assert app["TriggeredBy"] == ["app.socket"]
     assert app["ExecStart"] == ["/usr/bin/python3 -m http.server 8080 --bind 0.0.0.0"]
-    assert "OSError: [Errno 98] Address already in use" in app["journal"][2]
+    assert app["journal"] == journal.splitlines()
+    assert "[Errno 98] Address already in use" in app["journal"][1]
     assert facts["units"]["api.service"]["journal"] == []
     assert facts["units"]["api.service"]["NRestarts"] == 7
     assert "Environment" not in facts["units"]["api.service"]

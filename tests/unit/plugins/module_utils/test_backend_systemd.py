@@ -1,7 +1,9 @@
 """Tests of the systemd helpers: unit name checks, `systemctl show` blocks, journal lines.
 
-show-app-failed.txt and journal-app.txt are HAND-MADE in systemd 252's output format (see
-tests/unit/fixtures/backend/README.md); journal-empty.txt is real.
+show-app-failed.txt is HAND-MADE in systemd 252's output format, kept for states no lab scenario
+produces (a restart loop, a socket unit with two Listen=, a port only in Environment=);
+show-app-8082-failed.txt, journal-app-8082.txt and journal-empty.txt are real (see
+tests/unit/fixtures/backend/systemd/README.md).
 """
 
 import pytest
@@ -77,6 +79,34 @@ def test_parse_real_show_where_type_properties_come_before_id(fixture_text):
     assert blocks["ssh.service"]["Environment"] is None
 
 
+def test_parse_real_show_failed_running_and_missing_units(fixture_text):
+    """Real capture, lab host web4 (systemd 252), 2026-12-06: the collector's `systemctl show --all
+    -p <SHOW_PROPERTIES> -- app-8082.service legacy-8082.service ghost.service`; app-8082 failed
+    with EADDRINUSE (legacy-8082 holds the port), ghost.service does not exist."""
+    text = fixture_text("backend/systemd/show-app-8082-failed.txt")
+    assert text.startswith("MainPID=")  # Service properties first, Id= later
+    blocks = parse_systemctl_show(text)
+    assert [b["Id"] for b in blocks] == ["app-8082.service", "legacy-8082.service", "ghost.service"]
+    failed, legacy, ghost = blocks
+    assert (failed["ActiveState"], failed["SubState"], failed["Result"]) == ("failed", "failed", "exit-code")
+    assert (failed["ExecMainCode"], failed["ExecMainStatus"], failed["ExecMainPID"], failed["MainPID"]) == \
+        (1, 1, 39, 0)
+    assert failed["NRestarts"] == 0 and failed["UnitFileState"] == "enabled"
+    assert failed["ActiveEnterTimestamp"] is None  # "ActiveEnterTimestamp=": it never got active
+    assert failed["InactiveEnterTimestamp"] == "Sun 2026-12-06 04:17:58 UTC"
+    assert (failed["User"], failed["Environment"]) == (None, None)
+    assert (failed["Triggers"], failed["TriggeredBy"]) == ([], [])
+    assert failed["Description"] == "lab app app-8082 (haproxy backend web, server web4-8082)"
+    assert service_command_text(failed) == "/usr/local/bin/lab-app --listen 0.0.0.0 --port 8082 --name web4-8082"
+    assert (legacy["ActiveState"], legacy["SubState"], legacy["MainPID"]) == ("active", "running", 34)
+    assert legacy["InactiveEnterTimestamp"] is None
+    assert service_command_text(legacy) == "/usr/local/bin/lab-app --listen 127.0.0.1 --port 8082 --name legacy-8082"
+    assert (ghost["LoadState"], ghost["ActiveState"], ghost["SubState"]) == ("not-found", "inactive", "dead")
+    assert ghost["Description"] == "ghost.service" and ghost["UnitFileState"] is None
+    assert "ExecStart" not in ghost and service_command_text(ghost) == ""
+    assert [needs_journal(b) for b in blocks] == [True, False, False]
+
+
 def test_needs_journal(fixture_text):
     blocks = dict((b["Id"], b) for b in parse_systemctl_show(fixture_text("backend/systemd/show-app-failed.txt")))
     assert needs_journal(blocks["app.service"]) is True
@@ -100,8 +130,10 @@ def test_ports_in_text_are_whole_numbers():
 
 
 def test_journal(fixture_text):
-    lines = parse_journal(fixture_text("backend/systemd/journal-app.txt"))
-    assert len(lines) == 5 and "Address already in use" in lines[2]
+    lines = parse_journal(fixture_text("backend/systemd/journal-app-8082.txt"))
+    assert len(lines) == 5
+    assert lines[1].endswith(" web4 lab-app[39]: lab-app: cannot bind 0.0.0.0:8082: [Errno 98] Address already in use")
+    assert lines[-1].endswith("Failed to start app-8082.service - lab app app-8082 (haproxy backend web, server web4-8082).")
     assert parse_journal(fixture_text("backend/systemd/journal-empty.txt")) == []
     assert parse_journal(fixture_text("backend/lab/web2-journal-nosuch.txt")) == []
     assert parse_journal("-- Boot 1a2b --\nx\n") == ["x"]
