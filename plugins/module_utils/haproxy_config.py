@@ -506,6 +506,7 @@ class _Parser(object):
         self.frontends = []
         self.resolvers = []
         self.global_logs = []
+        self.global_log_tag = None
         self.conditionals = []
         self.anon_defaults = _new_proxy_settings()
         self.named_defaults = {}
@@ -833,6 +834,10 @@ class _Parser(object):
         if kw == "log":
             self.global_logs.append({"target": words[1] if len(words) > 1 else None, "args": words[2:],
                                      "file": source, "line": lineno})
+            return
+        if kw == "log-tag" and len(words) > 1:
+            # the syslog tag (rsyslog's programname) HAProxy sends instead of its process name
+            self.global_log_tag = {"tag": words[1], "file": source, "line": lineno}
             return
         if kw in ("setenv", "presetenv") and len(words) >= 3 and self.env is not None:
             if kw == "setenv" or words[1] not in self.env:
@@ -1293,5 +1298,6 @@ def parse_config(sources, env=None, features=None, version=None):
         "frontends": parser.frontends,
         "resolvers": parser.resolvers,
         "logs": parser.global_logs,
+        "log_tag": parser.global_log_tag,
         "conditionals": parser.conditionals,
     }

@@ -9,8 +9,10 @@ printed in our capture.
 
 import datetime
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config import parse_config
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_logs import (
-    collect_logs, parse_log_line, parse_timestamp, rsyslog_haproxy_files, scan_text, summarize,
+    choose_files, collect_logs, log_targets, parse_log_line, parse_rsyslog, parse_timestamp, read_rsyslog,
+    route_message, rsyslog_haproxy_files, scan_text, summarize,
 )
 
 from test_haproxy_locate import FakeFS  # pylint: disable=import-error
@@ -196,3 +198,244 @@ def test_rsyslog_files():
     fs = FakeFS({"/etc/rsyslog.d/49-haproxy.conf": b"# /var/log/old.log haproxy\n"
                                                    b"if $programname startswith 'haproxy' then -/var/log/haproxy.log\n"})
     assert rsyslog_haproxy_files(fs) == ["/var/log/haproxy.log"]
+
+
+# --- which syslog file the configuration's `log` lines end in ----------------------------------
+# Fixtures under tests/unit/fixtures/haproxy/rsyslog/ (sources in tests/unit/fixtures/haproxy/README.md):
+# Debian 12's /etc/rsyslog.conf (rsyslog 8.2302.0-1+deb12u2) and /etc/rsyslog.d/49-haproxy.conf
+# (haproxy 2.6.12-1+deb12u4) as packaged, and two files we wrote in other common layouts.
+
+DEBIAN_GLOBAL = """\
+global
+\tlog /dev/log\tlocal0
+\tlog /dev/log\tlocal1 notice
+\tchroot /var/lib/haproxy
+"""
+
+FILE_LINE = ("Nov 25 17:03:24 lb1 haproxy[812]: Server web/web1 is DOWN, reason: Layer4 connection problem, "
+             "info: \"Connection refused\", check duration: 0ms. 0 active and 0 backup servers left. "
+             "0 sessions active, 0 requeued, 0 remaining in queue.\n")
+
+
+def _config(text):
+    return parse_config([("/etc/haproxy/haproxy.cfg", text)])
+
+
+def _rsyslog_fs(fixture_text, extra=None, with_haproxy=True):
+    files = {"/etc/rsyslog.conf": fixture_text("haproxy/rsyslog/debian12-rsyslog.conf").encode()}
+    if with_haproxy:
+        files["/etc/rsyslog.d/49-haproxy.conf"] = fixture_text("haproxy/rsyslog/debian12-49-haproxy.conf").encode()
+    files.update(extra or {})
+    return FakeFS(files)
+
+
+def test_config_keeps_log_lines_and_log_tag_with_file_and_line():
+    config = _config("global\n    log 127.0.0.1:514 len 2048 format rfc5424 local2 info notice\n"
+                     "    log-tag hapx\ndefaults\n    log global\n")
+    assert config["logs"] == [{"target": "127.0.0.1:514", "args": ["len", "2048", "format", "rfc5424", "local2",
+                                                                   "info", "notice"],
+                               "file": "/etc/haproxy/haproxy.cfg", "line": 2}]
+    assert config["log_tag"] == {"tag": "hapx", "file": "/etc/haproxy/haproxy.cfg", "line": 3}
+    target = log_targets(config["logs"], config["log_tag"])[0]
+    assert (target["kind"], target["host"], target["port"], target["protocol"], target["facility"]) == \
+        ("network", "127.0.0.1", 514, "udp", "local2")
+    # max level info, min level notice: the info traffic lines and the notice check lines
+    assert (target["severities"], target["programname"]) == (["notice", "info"], "hapx")
+
+
+def test_log_target_kinds():
+    targets = log_targets([
+        {"target": "stdout", "args": ["format", "raw", "local0"], "file": "c", "line": 1},
+        {"target": "ring@buf1", "args": ["local0"], "file": "c", "line": 2},
+        {"target": "unix@/var/lib/haproxy/dev/log", "args": ["local0", "notice"], "file": "c", "line": 3},
+        {"target": "tcp@[::1]:6514", "args": ["daemon"], "file": "c", "line": 4},
+        {"target": "10.0.0.5", "args": ["local3"], "file": "c", "line": 5},
+    ])
+    assert [t["kind"] for t in targets] == ["stdio", "ring", "syslog", "network", "network"]
+    assert targets[2]["target"] == "/var/lib/haproxy/dev/log" and targets[2]["severities"] == \
+        ["emerg", "alert", "notice"]
+    assert (targets[3]["host"], targets[3]["port"], targets[3]["protocol"]) == ("::1", 6514, "tcp")
+    assert (targets[4]["host"], targets[4]["port"]) == ("10.0.0.5", 514)
+
+
+def test_parse_debian_rsyslog_conf_as_packaged(fixture_text):
+    parsed = parse_rsyslog(fixture_text("haproxy/rsyslog/debian12-rsyslog.conf"), "/etc/rsyslog.conf")
+    includes = [i["include"] for i in parsed["items"] if "include" in i]
+    assert includes == [{"pattern": "/etc/rsyslog.d/*.conf", "file": "/etc/rsyslog.conf", "line": 45}]
+    rules = [i["rule"] for i in parsed["items"] if "rule" in i]
+    assert [(r["line"], r["action"]["kind"], r["action"]["path"]) for r in rules] == [
+        (55, "file", "/var/log/syslog"), (60, "file", "/var/log/auth.log"), (61, "file", "/var/log/cron.log"),
+        (62, "file", "/var/log/kern.log"), (63, "file", "/var/log/mail.log"), (64, "file", "/var/log/user.log"),
+        (69, "other", None)]
+    # imudp and imtcp are commented out in the packaged file
+    assert parsed["inputs"] == []
+    haproxy = parse_rsyslog(fixture_text("haproxy/rsyslog/debian12-49-haproxy.conf"), "49-haproxy.conf")
+    assert haproxy["sockets"] == [{"path": "/var/lib/haproxy/dev/log", "file": "49-haproxy.conf", "line": 3}]
+    assert [(i["rule"]["line"], i["rule"]["filters"], i["rule"]["action"]["kind"]) for i in haproxy["items"]] == [
+        (7, [("prop", "programname", "startswith", "haproxy")], "file"),
+        (8, [("prop", "programname", "startswith", "haproxy")], "stop")]
+
+
+def test_debian_dev_log_goes_to_haproxy_log_and_stops(fixture_text):
+    chosen = choose_files(_rsyslog_fs(fixture_text), _config(DEBIAN_GLOBAL))
+    assert chosen["files"] == ["/var/log/haproxy.log"]  # not /var/log/syslog: `stop` at line 8
+    assert chosen["reason"] == (
+        'local0 from /etc/haproxy/haproxy.cfg:2 -> /etc/rsyslog.d/49-haproxy.conf:7 (:programname, startswith, '
+        '"haproxy"); local1 from /etc/haproxy/haproxy.cfg:3 -> /etc/rsyslog.d/49-haproxy.conf:7 (:programname, '
+        'startswith, "haproxy")')
+    assert chosen["rsyslog_files"] == ["/etc/rsyslog.conf", "/etc/rsyslog.d/49-haproxy.conf"]
+    local1 = chosen["routes"][1]
+    assert local1["files"][0]["severities"] == ["emerg", "alert", "notice"]
+    assert local1["files"][0]["stop"] == "/etc/rsyslog.d/49-haproxy.conf:8"
+
+
+def test_without_the_haproxy_rule_the_catch_all_syslog_file(fixture_text):
+    chosen = choose_files(_rsyslog_fs(fixture_text, with_haproxy=False), _config(DEBIAN_GLOBAL))
+    assert chosen["files"] == ["/var/log/syslog"]
+    assert chosen["reason"].startswith(
+        "local0 from /etc/haproxy/haproxy.cfg:2 -> /etc/rsyslog.conf:55 (*.*;auth,authpriv.none)")
+
+
+def test_log_tag_that_the_haproxy_rule_does_not_match(fixture_text):
+    chosen = choose_files(_rsyslog_fs(fixture_text), _config("global\n  log /dev/log local0\n  log-tag lb-edge\n"))
+    assert chosen["files"] == ["/var/log/syslog"]
+
+
+def test_udp_target_without_an_rsyslog_udp_input(fixture_text):
+    fs = _rsyslog_fs(fixture_text, {"/var/log/haproxy.log": b""})
+    chosen = choose_files(fs, _config("global\n  log 127.0.0.1:514 local2\n"))
+    assert chosen["routes"][0]["note"] == "rsyslog has no imudp input on port 514: these messages are not received"
+    # nothing routed: the usual files are read, and the reason says both
+    assert chosen["files"] == ["/var/log/haproxy.log"]
+    assert "not received" in chosen["reason"] and "falling back" in chosen["reason"]
+
+
+def test_rhel_style_local2_over_udp_and_ampersand_stop(fixture_text):
+    fs = FakeFS({"/etc/rsyslog.conf": fixture_text("haproxy/rsyslog/rhel-style-rsyslog.conf").encode()})
+    chosen = choose_files(fs, _config("global\n    log         127.0.0.1 local2\n"))
+    assert chosen["files"] == ["/var/log/haproxy.log"]  # `& stop`: not /var/log/messages
+    assert chosen["reason"] == "local2 from /etc/haproxy/haproxy.cfg:2 -> /etc/rsyslog.conf:17 (local2.*)"
+    # local0 is not kept apart: *.info;mail.none;... catches it, its emerg lines also go to the users
+    chosen = choose_files(fs, _config("global\n    log /dev/log local0\n"))
+    assert chosen["files"] == ["/var/log/messages"]
+    assert chosen["routes"][0]["files"][0]["rule"] == "/etc/rsyslog.conf:20"
+
+
+def test_rainerscript_if_else_blocks_rulesets_and_templates(fixture_text):
+    fs = _rsyslog_fs(fixture_text, {"/etc/rsyslog.d/30-haproxy.conf":
+                                    fixture_text("haproxy/rsyslog/rainerscript-haproxy.conf").encode()},
+                     with_haproxy=False)
+    chosen = choose_files(fs, _config("global\n  log /dev/log local0\n"))
+    route = chosen["routes"][0]
+    assert [(f["path"], f["rule"], f["severities"]) for f in route["files"]] == [
+        ("/var/log/haproxy/events.log", "/etc/rsyslog.d/30-haproxy.conf:24", ["emerg", "alert", "notice"]),
+        ("/var/log/haproxy/traffic.log", "/etc/rsyslog.d/30-haproxy.conf:19", ["info"])]
+    # the ruleset bound to the TCP input is not the default one
+    assert "/var/log/remote/all.log" not in chosen["files"] and "/var/log/syslog" not in chosen["files"]
+    # only notice and above are sent: the traffic file is not chosen
+    chosen = choose_files(fs, _config("global\n  log /dev/log local0 notice\n"))
+    assert chosen["files"] == ["/var/log/haproxy/events.log"]
+    # a TCP input bound to another ruleset is said, not followed
+    chosen = choose_files(fs, _config("global\n  log tcp@127.0.0.1:10514 local0\n"))
+    assert "uses ruleset remote" in chosen["routes"][0]["note"]
+
+
+def test_selectors_and_expressions():
+    rules = parse_rsyslog(
+        "local0.=info  /var/log/a.log\n"
+        "mail.*;mail.!err /var/log/b.log\n"
+        "if not ($syslogfacility-text == 'local0' or $programname contains 'z') then /var/log/c.log\n"
+        ":syslogtag, !contains, \"haproxy\" /var/log/d.log\n"
+        "if $syslogseverity <= 3 then\n"
+        "    -/var/log/e.log;RSYSLOG_FileFormat\n"
+        "*.* ?DynFile\n"
+        "local0.* @@logs.example:514\n"
+        "$RuleSet remote\n"
+        "*.* /var/log/remote.log\n"
+        "$RuleSet RSYSLOG_DefaultRuleset\n"
+        "local0.=info /var/log/f.log\n",
+        "r.conf")["items"]
+    rules = [i["rule"] for i in rules]
+
+    def paths(facility, severity):
+        return [f["path"] for f in route_message(rules, facility, severity)["files"]]
+
+    # the rule under `$RuleSet remote` is not in the default ruleset
+    assert paths("local0", "info") == ["/var/log/a.log", "DynFile", "/var/log/f.log"]
+    assert paths("local0", "notice") == ["DynFile"]
+    assert paths("mail", "info") == ["/var/log/b.log", "/var/log/c.log", "DynFile"]
+    assert paths("mail", "err") == ["/var/log/c.log", "/var/log/e.log", "DynFile"]
+    assert route_message(rules, "local0", "info")["files"][1]["dynamic"] is True
+
+
+def test_includes_globs_and_unreadable_files():
+    fs = FakeFS({"/etc/rsyslog.conf": b'include(file="/etc/rsyslog.d/*.conf" mode="optional")\n'
+                                      b"*.* /var/log/all.log\n",
+                 "/etc/rsyslog.d/10-b.conf": b"local0.* /var/log/b.log\n",
+                 "/etc/rsyslog.d/05-a.conf": b"local0.* /var/log/a.log\n& ~\n",
+                 "/etc/rsyslog.d/notes.txt": b"local0.* /var/log/no.log\n",
+                 "/etc/rsyslog.d/20-c.conf": b""},
+                denied={"/etc/rsyslog.d/20-c.conf"})
+    read = read_rsyslog(fs)
+    assert read["files"] == ["/etc/rsyslog.conf", "/etc/rsyslog.d/05-a.conf", "/etc/rsyslog.d/10-b.conf"]
+    assert read["problems"] == ["/etc/rsyslog.d/20-c.conf: Permission denied"]
+    result = route_message(read["rules"], "local0", "notice")
+    # `& ~` (the legacy discard) ends it after the first file
+    assert ([f["path"] for f in result["files"]], result["stop"]) == (["/var/log/a.log"], "/etc/rsyslog.d/05-a.conf:2")
+    chosen = choose_files(fs, _config("global\n  log /dev/log local0\n"))
+    assert chosen["unavailable"] == [{"what": "logs.rsyslog", "source": "/etc/rsyslog.d/20-c.conf",
+                                      "reason": "/etc/rsyslog.d/20-c.conf: Permission denied"}]
+
+
+def test_stdout_remote_and_no_log_line(fixture_text):
+    fs = _rsyslog_fs(fixture_text, {"/var/log/haproxy.log": b""})
+    chosen = choose_files(fs, _config("global\n  log stdout format raw local0\n  log 192.0.2.10:514 local0\n"))
+    # the journal (read first anyway) and another host: no file, no guessing
+    assert chosen["files"] == []
+    assert [r["journal"] for r in chosen["routes"]] == [True, False]
+    assert "192.0.2.10:514, another host" in chosen["reason"]
+    chosen = choose_files(fs, _config("global\n  maxconn 100\n"))
+    assert chosen["files"] == ["/var/log/haproxy.log"]
+    assert chosen["reason"].startswith("no `log` line in the global section")
+    # without rsyslog at all
+    chosen = choose_files(FakeFS({"/etc/syslog-ng/syslog-ng.conf": b""}), _config(DEBIAN_GLOBAL))
+    assert chosen["files"] == [] and "no rsyslog configuration" in chosen["reason"]
+    assert "/etc/syslog-ng/syslog-ng.conf is not read" in chosen["reason"]
+
+
+def test_collect_logs_follows_the_config_and_counts_an_event_once(fixture_text):
+    journal = ("2026-11-25T17:03:24+0000 lb1 haproxy[812]: Server web/web1 is DOWN, reason: Layer4 connection "
+               "problem, info: \"Connection refused\", check duration: 0ms. 0 active and 0 backup servers left. "
+               "0 sessions active, 0 requeued, 0 remaining in queue.\n")
+    fs = _rsyslog_fs(fixture_text, {"/var/log/haproxy.log": FILE_LINE.encode(),
+                                    "/var/log/syslog": FILE_LINE.replace("web1", "web9").encode()})
+    now = datetime.datetime(2026, 11, 25, 17, 30, tzinfo=datetime.timezone.utc).astimezone().replace(tzinfo=None)
+    file_line = FILE_LINE.replace("Nov 25 17:03:24", now.replace(minute=3, second=24).strftime("%b %d %H:%M:%S"))
+    fs.files["/var/log/haproxy.log"] = file_line.encode()
+    logs = collect_logs(lambda argv: (0, journal, ""), fs, now=now, config=_config(DEBIAN_GLOBAL))
+    assert logs["sources"] == ["journalctl -u haproxy.service -o short-iso", "/var/log/haproxy.log"]
+    assert logs["source_reason"].startswith("local0 from /etc/haproxy/haproxy.cfg:2 -> "
+                                            "/etc/rsyslog.d/49-haproxy.conf:7")
+    # the same DOWN in the journal and in the file: one event
+    assert logs["events"] == 1 and list(logs["servers"]) == ["web/web1"]
+    assert logs["rsyslog_files"] == ["/etc/rsyslog.conf", "/etc/rsyslog.d/49-haproxy.conf"]
+
+
+def test_collect_logs_says_when_the_chosen_file_is_missing(fixture_text):
+    logs = collect_logs(lambda argv: (0, "", ""), _rsyslog_fs(fixture_text), now=NOW, config=_config(DEBIAN_GLOBAL))
+    assert logs["sources"] == ["journalctl -u haproxy.service -o short-iso"]
+    assert logs["unavailable"] == [{"what": "logs.file", "source": "/var/log/haproxy.log",
+                                    "reason": "chosen from the rsyslog rules but not a file here"}]
+
+
+def test_conditions_it_cannot_evaluate_match_nothing():
+    text = ("if re_match($msg, 'x') then /var/log/a.log\n"
+            "if $programname == then /var/log/b.log\n"
+            "if " + "(" * 3000 + "1" + ")" * 3000 + " then /var/log/c.log\n"
+            ":msg, contains, \"Server\" /var/log/d.log\n"
+            "if $programname startswith 'hap' and not ($syslogseverity > 5) then /var/log/e.log\n")
+    rules = [i["rule"] for i in parse_rsyslog(text, "r.conf")["items"]]
+    assert len(rules) == 5
+    # functions, broken or absurd conditions and message content are not guessed
+    assert [f["path"] for f in route_message(rules, "local0", "notice")["files"]] == ["/var/log/e.log"]
+    assert route_message(rules, "local0", "info")["files"] == []
