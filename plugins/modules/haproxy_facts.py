@@ -31,9 +31,12 @@ description:
     bounded by O(socket_timeout). When the runtime API
     cannot be used the facts say why in C(runtime.error) and the rest is still returned.
   - Resolves the host names servers are written with, on this host.
-  - Scans HAProxy's log (journald for C(haproxy.service), and the files rsyslog writes HAProxy's
-    messages to, or O(log_files)) over the last O(log_window) minutes for server state changes,
-    failed health checks, C(has no server available) and traffic refused at connect (C(SC)).
+  - Scans HAProxy's log (journald for C(haproxy.service), and the syslog files the global C(log)
+    lines of the configuration end in, found by following their facility and tag through the
+    rsyslog rules of C(/etc/rsyslog.conf) and its includes; or O(log_files)) over the last
+    O(log_window) minutes for server state changes, failed health checks, C(has no server
+    available) and traffic refused at connect (C(SC)). An event already read from the journal
+    is not counted again from a file.
   - Never changes anything; check mode runs the same reads.
 author: lbdoctor maintainers (@lbdoctor)
 options:
@@ -93,7 +96,7 @@ options:
     default: 60
   log_files:
     description:
-      - Log files to scan instead of journald and the files found in the rsyslog configuration.
+      - Log files to scan instead of journald and the files chosen from the rsyslog configuration.
         Only the last 16 MiB of each file is read.
     type: list
     elements: path
@@ -156,7 +159,9 @@ ansible_facts:
               C(content)), C(errors) and C(warnings) (each C({file, line, message, code,
               origin})), C(stats_sockets), C(backends) (backend and listen sections in file
               order, each with its C(servers) in file order), C(frontends), C(resolvers),
-              C(logs), C(conditionals) and C(validation) (the C(haproxy -c) run).
+              C(logs) (the global C(log) lines, each C({target, args, file, line})), C(log_tag)
+              (C({tag, file, line}) or null), C(conditionals) and C(validation) (the C(haproxy -c)
+              run).
           returned: always
           type: dict
           sample:
@@ -214,10 +219,20 @@ ansible_facts:
               and C(lines) (the latest, oldest first); C(backends) keyed by name with
               C(no_server_available); C(source), C(sources), C(window_minutes), C(since) and
               C(events).
+            - C(source_reason) says why the files were read (for example C(local0 from
+              /etc/haproxy/haproxy.cfg:2 -> /etc/rsyslog.d/49-haproxy.conf:7), or why none was);
+              C(routes) holds one entry per global C(log) line (C(target), C(facility),
+              C(config) file:line, C(journal), C(note), and C(files), each with C(path),
+              C(rule) file:line, C(filter), C(severities), C(stop) and C(dynamic));
+              C(rsyslog_files) the rsyslog configuration files read.
           returned: always
           type: dict
           sample:
-            source: journalctl -u haproxy.service -o short-iso
+            source: journalctl -u haproxy.service -o short-iso, /var/log/haproxy.log
+            sources: [journalctl -u haproxy.service -o short-iso, /var/log/haproxy.log]
+            source_reason: "local0 from /etc/haproxy/haproxy.cfg:2 -> /etc/rsyslog.d/49-haproxy.conf:7
+              (:programname, startswith, \"haproxy\")"
+            rsyslog_files: [/etc/rsyslog.conf, /etc/rsyslog.d/49-haproxy.conf]
             servers:
               web/web1:
                 last_transition: "2026-11-25T17:03:24+0000"
@@ -250,6 +265,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import gather, utf8_safe
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_locate import LocalFS
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_logs import collect_logs
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
 
@@ -322,7 +339,14 @@ def main():
     if params["environment"] is not None:
         params["environment"] = dict((str(k), "" if v is None else str(v)) for k, v in params["environment"].items())
     run = _runner(module)
-    facts = gather(params, run)
+    # logs are read here, with the parsed configuration: its `log` lines say which syslog file
+    # to read (through the rsyslog rules)
+    facts = gather(dict(params, logs=False), run)
+    if params["logs"] and (params["content"] is None or params["log_files"]):
+        logs = collect_logs(lambda argv: run(argv, None), LocalFS(), window_minutes=params["log_window"],
+                            files=params["log_files"] or None, config=facts.get("config"))
+        facts["unavailable"].extend(logs.pop("unavailable"))
+        facts["logs"] = utf8_safe(logs)
     if params["mac"] and params["content"] is None:
         facts["mac"] = collect_mac(run, _read_text, processes=_haproxy_processes(facts),
                                    ports=_server_ports(facts))

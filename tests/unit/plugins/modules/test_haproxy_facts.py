@@ -169,3 +169,59 @@ def test_a_path_option_that_is_not_utf8_comes_back_as_strict_utf8(tmp_path, monk
     assert conf["files"] == [shown + "/a.cfg"]
     assert conf["backends"][0]["servers"][0]["address"] == "198.18.0.11"
     assert result.args[0]["invocation"]["module_args"]["config"] == [shown]
+
+
+class _LogFS(object):
+    """The files the log collector may read (bytes by path); nothing else exists."""
+
+    def __init__(self, files):
+        self.files = files
+
+    def listdir(self, path):
+        prefix = path.rstrip("/") + "/"
+        names = sorted(set(p[len(prefix):].split("/")[0] for p in self.files if p.startswith(prefix)))
+        if not names:
+            raise OSError(2, "No such file or directory")
+        return names
+
+    def isdir(self, path):
+        return any(p.startswith(path.rstrip("/") + "/") for p in self.files)
+
+    def isfile(self, path):
+        return path in self.files
+
+    def read_bytes(self, path):
+        if path not in self.files:
+            raise OSError(2, "No such file or directory")
+        return self.files[path]
+
+
+def test_logs_follow_the_config_log_lines_through_rsyslog(tmp_path, monkeypatch, fixture_text):
+    """The module hands the parsed config to the log collector: `log /dev/log local0` at line 2
+    of the config leads, through Debian's rsyslog files (fixtures), to /var/log/haproxy.log."""
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("global\n    log /dev/log local0\nbackend web\n    server web1 198.18.0.11:8080 check\n")
+    fs = _LogFS({
+        "/etc/rsyslog.conf": fixture_text("haproxy/rsyslog/debian12-rsyslog.conf").encode(),
+        "/etc/rsyslog.d/49-haproxy.conf": fixture_text("haproxy/rsyslog/debian12-49-haproxy.conf").encode(),
+        "/var/log/haproxy.log": b"",
+    })
+    monkeypatch.setattr(haproxy_facts, "LocalFS", lambda: fs)
+    monkeypatch.setattr(haproxy_locate, "find_haproxy_processes", lambda fs, proc="/proc": [])
+    monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/usr/bin/" + name)
+    commands = []
+
+    def run_command(self, argv, **kw):
+        commands.append(argv)
+        return (0, "", "") if argv[0] == "journalctl" else (127, "", "not here")
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+    result = run_module({"config": [str(cfg)], "runtime": False, "validate": False, "resolve": False,
+                         "mac": False, "firewall": False})
+    assert isinstance(result, Exit)
+    logs = result.args[0]["ansible_facts"]["lbdoctor_haproxy"]["logs"]
+    assert logs["sources"] == ["journalctl -u haproxy.service -o short-iso", "/var/log/haproxy.log"]
+    assert logs["source_reason"] == ('local0 from %s:2 -> /etc/rsyslog.d/49-haproxy.conf:7 '
+                                     '(:programname, startswith, "haproxy")' % cfg)
+    assert logs["routes"][0]["files"][0]["path"] == "/var/log/haproxy.log"
+    assert [c[0] for c in commands].count("journalctl") == 1
