@@ -310,8 +310,9 @@ def gather(options, run, fs=None, query_fn=None, resolve_fn=None, now=None, proc
 
     log_files = options.get("log_files") or None
     if options.get("logs") and (content is None or log_files):
-        logs = logs_mod.collect_logs(lambda argv: run(argv, None), fs,
-                                     window_minutes=int(options.get("log_window") or 60), files=log_files, now=now)
+        # with the parsed configuration: its `log` lines say which syslog file to read
+        logs = logs_mod.collect_logs(lambda argv: run(argv, None), fs, window_minutes=int(options.get("log_window") or 60),
+                                     files=log_files, now=now, config=facts.get("config"))
         unavailable.extend(logs.pop("unavailable"))
         facts["logs"] = logs
     return utf8_safe(facts)

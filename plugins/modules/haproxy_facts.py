@@ -265,8 +265,6 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_config_facts import gather, utf8_safe
-from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_locate import LocalFS
-from ansible_collections.lbdoctor.haproxy.plugins.module_utils.haproxy_logs import collect_logs
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.mac_collect import collect_mac
 from ansible_collections.lbdoctor.haproxy.plugins.module_utils.netfilter_collect import collect_firewall
 
@@ -339,14 +337,7 @@ def main():
     if params["environment"] is not None:
         params["environment"] = dict((str(k), "" if v is None else str(v)) for k, v in params["environment"].items())
     run = _runner(module)
-    # logs are read here, with the parsed configuration: its `log` lines say which syslog file
-    # to read (through the rsyslog rules)
-    facts = gather(dict(params, logs=False), run)
-    if params["logs"] and (params["content"] is None or params["log_files"]):
-        logs = collect_logs(lambda argv: run(argv, None), LocalFS(), window_minutes=params["log_window"],
-                            files=params["log_files"] or None, config=facts.get("config"))
-        facts["unavailable"].extend(logs.pop("unavailable"))
-        facts["logs"] = utf8_safe(logs)
+    facts = gather(params, run)
     if params["mac"] and params["content"] is None:
         facts["mac"] = collect_mac(run, _read_text, processes=_haproxy_processes(facts),
                                    ports=_server_ports(facts))

@@ -172,7 +172,7 @@ def test_a_path_option_that_is_not_utf8_comes_back_as_strict_utf8(tmp_path, monk
 
 
 class _LogFS(object):
-    """The files the log collector may read (bytes by path); nothing else exists."""
+    """The files the module may read (bytes by path); nothing else exists."""
 
     def __init__(self, files):
         self.files = files
@@ -205,8 +205,9 @@ def test_logs_follow_the_config_log_lines_through_rsyslog(tmp_path, monkeypatch,
         "/etc/rsyslog.conf": fixture_text("haproxy/rsyslog/debian12-rsyslog.conf").encode(),
         "/etc/rsyslog.d/49-haproxy.conf": fixture_text("haproxy/rsyslog/debian12-49-haproxy.conf").encode(),
         "/var/log/haproxy.log": b"",
+        str(cfg): cfg.read_bytes(),
     })
-    monkeypatch.setattr(haproxy_facts, "LocalFS", lambda: fs)
+    monkeypatch.setattr(haproxy_locate, "LocalFS", lambda: fs)
     monkeypatch.setattr(haproxy_locate, "find_haproxy_processes", lambda fs, proc="/proc": [])
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda self, name, *a, **kw: "/usr/bin/" + name)
     commands = []
