@@ -12,8 +12,9 @@ short_description: One aligned console line per server of an lbdoctor report
 version_added: 0.1.0
 author: lbdoctor maintainers (@lbdoctor)
 description:
-  - Returns a list of lines (header, one line per server with its verdict and first evidence, totals),
-    ready for M(ansible.builtin.debug).
+  - Returns a list of lines (header; one line per server with HAProxy's state, the verdict and
+    the first finding's summary; a C(+ cause: summary) line under it for each further finding;
+    totals), ready for M(ansible.builtin.debug).
 options:
   _input:
     description: A report returned by P(lbdoctor.haproxy.diagnose#filter).
