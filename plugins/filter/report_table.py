@@ -13,7 +13,7 @@ version_added: 0.1.0
 author: lbdoctor maintainers (@lbdoctor)
 description:
   - Returns a list of lines (header; one line per server with HAProxy's state, the verdict and
-    the first finding's summary; a C(+ cause: summary) line under it for each further finding;
+    the first finding's summary; under it, a C(+) line with the cause and summary of each further finding;
     totals), ready for M(ansible.builtin.debug).
 options:
   _input:
