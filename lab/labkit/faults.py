@@ -116,6 +116,9 @@ def normalize(raw, where):
         raise LabError("%s: port_conflict holder must be `unit` or `process`" % where)
     if kind == "container_unpublished" and fault["name"] is not None and not CONTAINER_NAME_RE.match(str(fault["name"])):
         raise LabError("%s: container_unpublished name must match %s" % (where, CONTAINER_NAME_RE.pattern))
+    if kind == "http_status" and (isinstance(fault["status"], bool) or not isinstance(fault["status"], int)
+                                  or not 100 <= fault["status"] <= 599):
+        raise LabError("%s: http_status status must be an HTTP status code, got %r" % (where, fault["status"]))
     if kind == "wrong_port" and fault["listen_port"] is not None:
         fault["listen_port"] = check_port(fault["listen_port"], where + ": wrong_port listen_port")
     return fault
@@ -150,9 +153,7 @@ def _front_end(host, tool):
     source only); for firewalld also `drops` (a drop rich rule for every source) and `services`
     (ports opened through a service definition)."""
     if not host.get(tool):
-        host[tool] = {"closed": [], "decoys": []}
-        if tool == "firewalld":
-            host[tool].update({"drops": [], "services": []})
+        host[tool] = {"closed": [], "decoys": [], "drops": [], "services": []}  # the last two: firewalld only
     return host[tool]
 
 
@@ -241,8 +242,6 @@ def apply(server, service, host, allocator):
         elif kind == "container_unpublished":
             return container_unpublished(fault, server, host)
         elif kind == "http_status":
-            if isinstance(fault["status"], bool) or not isinstance(fault["status"], int) or not 100 <= fault["status"] <= 599:
-                raise LabError("%s: http_status status must be an HTTP status code, got %r" % (where, fault["status"]))
             service["http_status"] = fault["status"]
         elif kind == "socket_unit_inactive":
             service["activation"] = "socket"
@@ -261,9 +260,9 @@ def container_unpublished(fault, server, host):
     name = fault["name"] or "app-%d" % port
     fault["name"] = name
     image = "localhost/lab-app-%d:1" % port
-    if any(c["name"] == name for c in host.get("containers") or []):
+    if any(c["name"] == name for c in host["containers"]):
         raise LabError("server %s/%s: container name %s is used twice on host %s" % (server["backend"], server["name"], name, host["name"]))
-    host.setdefault("containers", []).append({
+    host["containers"].append({
         "runtime": "podman", "name": name, "image": image, "container_port": port, "published": None,
         "server": server["name"], "backend": server["backend"],
         "after_boot": [

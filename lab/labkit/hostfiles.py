@@ -41,7 +41,7 @@ def service_unit(service):
         "[Service]",
         "Type=notify",
         "ExecStart=%s" % _app_argv(service["listen_address"], service["listen_port"], service["server"],
-                                   service["v6only"], service.get("http_status", 200)),
+                                   service["v6only"], service["http_status"]),
         "Restart=no",
     ]
     if service["activation"] == "service":
@@ -143,13 +143,12 @@ def firewalld_zone(host):
              "  <description>lbdoctor lab: every port of this host but %s</description>"
              % (", ".join(str(p) for p in spec["closed"]) or "none"),
              '  <service name="ssh"/>']
-    services = spec.get("services") or []
-    lines += ['  <service name="%s"/>' % firewalld_service_name(p) for p in services]
-    lines += ['  <port protocol="tcp" port="%d"/>' % p for p in _open_ports(host, spec["closed"]) if p != 22 and p not in services]
+    lines += ['  <service name="%s"/>' % firewalld_service_name(p) for p in spec["services"]]
+    lines += ['  <port protocol="tcp" port="%d"/>' % p for p in _open_ports(host, spec["closed"] + spec["services"]) if p != 22]
     for decoy in spec["decoys"]:
         lines.append('  <rule family="ipv4"><source address="%s/32"/><port protocol="tcp" port="%d"/><reject/></rule>'
                      % (decoy["source"], decoy["port"]))
-    for port in spec.get("drops") or []:
+    for port in spec["drops"]:
         lines.append('  <rule family="ipv4"><port protocol="tcp" port="%d"/><drop/></rule>' % port)
     lines.append("</zone>")
     return "\n".join(lines) + "\n"
@@ -251,14 +250,14 @@ def render(scenario, host, pubkey):
         ops.append(("link", wants + "iptables-restore.service", SYSTEMD + "/iptables-restore.service"))
     if host.get("firewalld"):
         ops.append(("file", "/etc/firewalld/zones/public.xml", firewalld_zone(host), 0o644))
-        for port in host["firewalld"].get("services") or []:
+        for port in host["firewalld"]["services"]:
             ops.append(("file", "/etc/firewalld/services/%s.xml" % firewalld_service_name(port), firewalld_service(port), 0o644))
         ops.append(("link", wants + "firewalld.service", LIB_SYSTEMD + "/firewalld.service"))
     if host.get("ufw"):
         ops.append(("file", "/usr/local/sbin/lab-ufw-setup", ufw_setup(host), 0o755))
         ops.append(("file", SYSTEMD + "/lab-ufw.service", UFW_UNIT, 0o644))
         ops.append(("link", wants + "lab-ufw.service", SYSTEMD + "/lab-ufw.service"))
-    if host.get("containers"):
+    if host["containers"]:
         # podman's needs (lab/README.md, "Podman in the lab hosts"), only where a fault runs a container
         ops.append(("file", faults.CONTAINER_IMAGE_SCRIPT, CONTAINER_IMAGE, 0o755))
         ops.append(("link", SYSTEMD + "/sysinit.target.wants/" + PODMAN_PREP_UNIT, SYSTEMD + "/" + PODMAN_PREP_UNIT))

@@ -13,7 +13,7 @@ def inventory_ini(scenario, key_path):
     for group, role in (("haproxy", "lb"), ("backends", "backend")):
         lines.append("[%s]" % group)
         for host in scenario["hosts"]:
-            if host["role"] == role and host.get("inventory", True):
+            if host["role"] == role and host["inventory"]:
                 lines.append("%s ansible_host=%s" % (host["name"], host["address"]))
         lines.append("")
     lines += [

@@ -151,10 +151,10 @@ def _up(sc, st, state_dir, base, files, timings, settle, settle_timeout):
     _fail_point("boot")
 
     t0 = time.monotonic()
-    _parallel(lambda host: _after_boot(sc, st, host, files), [h for h in sc["hosts"] if h["services"] or h.get("containers")])
+    _parallel(lambda host: _after_boot(sc, st, host, files), [h for h in sc["hosts"] if h["services"] or h["containers"]])
     st["warnings"] += _check_services(sc, st)
     for host in sc["hosts"]:
-        if host.get("sshd") == "stopped":
+        if host["sshd"] == "stopped":
             # Last, once every step that needs ssh is done: Ansible will find the host unreachable.
             container.exec_in(st["hosts"][host["name"]]["leader_pid"], ["systemctl", "stop", "ssh.socket", "ssh.service"],
                               check=True, what="host %s: stop sshd" % host["name"])
@@ -193,7 +193,7 @@ def _after_boot(sc, st, host, files):
                     break
                 time.sleep(0.1)
             container.exec_in(leader, ["systemctl", "start", service["unit"]], check=False)
-    for ctr in host.get("containers") or []:
+    for ctr in host["containers"]:
         # The container fault: a local image built inside the host, then `podman run` typed by an
         # admin over ssh (podman and its conmon start from a login session inside the host's own
         # cgroups, never from the controller's, as they would through nsenter).
@@ -218,7 +218,7 @@ def _check_services(sc, st):
                 warnings.append("host %s: %s is %s, expected %s" % (host["name"], service["unit"], states[:1], want))
             if service["socket_unit"] and states[1:2] != ["inactive"]:
                 warnings.append("host %s: %s is %s, expected inactive" % (host["name"], service["socket_unit"], states[1:2]))
-        for ctr in host.get("containers") or []:
+        for ctr in host["containers"]:
             out = container.exec_in(leader, [ctr["runtime"], "inspect", "--format", "{{.State.Status}}", ctr["name"]])[1]
             if out.strip() != "running":
                 warnings.append("host %s: container %s is %s, expected running" % (host["name"], ctr["name"], out.strip() or "?"))

@@ -4,7 +4,10 @@ to Ansible and tests (inventory.py)."""
 import json
 import os
 
-from labkit import haproxy, hostfiles, inventory, rootfs, scenario
+import pytest
+
+from labkit import faults, haproxy, hostfiles, inventory, rootfs, scenario
+from labkit.errors import LabError
 
 SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lab", "scenarios")
 
@@ -132,3 +135,9 @@ def test_http_status_fault_makes_the_app_answer_that_status():
     files1, _links = ops_for(sc, "web1")
     assert "--status" not in files1["/etc/systemd/system/app-9080.service"]
     assert "    option httpchk GET /\n" in haproxy.render(sc)
+
+
+def test_http_status_must_be_a_status_code():
+    with pytest.raises(LabError, match="HTTP status code"):
+        faults.normalize({"type": "http_status", "status": 99}, "here")
+    assert faults.normalize({"type": "http_status"}, "here")["status"] == 503
