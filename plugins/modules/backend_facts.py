@@ -53,7 +53,11 @@ options:
     default: []
   units:
     description:
-      - Unit names the user says serve the ports. A name without a type gets C(.service).
+      - Unit names the user says serve the ports, without saying which port. A name without a
+        type gets C(.service).
+      - One is tied to a port in C(port_owners) only with evidence, when it listens on the port
+        or its C(ExecStart)/C(Environment) names the port; being the only unit named is no
+        evidence. Use O(unit_map) to tie a unit to a port outright.
       - Names are checked against the characters systemd allows; anything else is an error.
     type: list
     elements: str
