@@ -94,7 +94,8 @@ def _ip_literal(text):
 
 
 def normalize_targets(targets):
-    """Validate targets; returns a list of dicts {address, port, source, http_check, id}."""
+    """Validate targets; returns a list of dicts {address, port, source, http_check, id, plan},
+    ``plan`` being the target's own http_check compiled (compile_http_check()), or None."""
     out = []
     for index, target in enumerate(targets):
         if not isinstance(target, dict):
@@ -113,11 +114,11 @@ def normalize_targets(targets):
         if source is not None and _ip_literal(source) is None:
             raise ProbeInputError("targets[%d]: source %r is not an IP address" % (index, source))
         try:
-            compile_http_check(http_check_options(target.get("http_check")))
+            plan = compile_http_check(http_check_options(target.get("http_check")))
         except ProbeInputError as exc:
             raise ProbeInputError("targets[%d]: %s" % (index, exc))
         out.append({"address": address, "port": port, "source": source, "http_check": target.get("http_check"),
-                    "id": target.get("id")})
+                    "id": target.get("id"), "plan": plan})
     return out
 
 
@@ -447,7 +448,7 @@ def probe(targets, timeout=2.0, concurrency=None, http_check=None, resolve_fn=No
     resolve_fn = resolve_fn or socket.getaddrinfo
     clock = clock or time.monotonic
     concurrency = effective_concurrency(len(targets), concurrency)
-    default_check = http_check_options(http_check)
+    default_plan = compile_http_check(http_check_options(http_check))
     results = [None] * len(targets)
     pending = deque(enumerate(targets))
     active = {}
@@ -489,7 +490,7 @@ def probe(targets, timeout=2.0, concurrency=None, http_check=None, resolve_fn=No
 
     def begin(index, target):
         p = _Probe(index, target)
-        p.plan = compile_http_check(http_check_options(target.get("http_check")) or default_check)
+        p.plan = target["plan"] or default_plan
         p.start = clock()
         p.deadline = p.start + timeout
         try:
