@@ -88,19 +88,24 @@ def log_targets(config_logs, log_tag=None):
     return targets
 
 
-def _strip_comment(line):
-    out = []
+def _unquoted(text):
+    """(index, char) of each character of ``text`` outside '...' and "..." (the quotes included)."""
     quote = None
-    for ch in line:
+    for i, ch in enumerate(text):
         if quote:
             if ch == quote:
                 quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "#":
-            break
-        out.append(ch)
-    return "".join(out).strip()
+        else:
+            if ch in "\"'":
+                quote = ch
+            yield i, ch
+
+
+def _strip_comment(line):
+    for i, ch in _unquoted(line):
+        if ch == "#":
+            return line[:i].strip()
+    return line.strip()
 
 
 def _params(text):
@@ -306,14 +311,8 @@ def parse_rsyslog(text, source="rsyslog.conf"):
 
 def _open_parens(text):
     depth = 0
-    quote = None
-    for ch in text:
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "(":
+    for _i, ch in _unquoted(text):
+        if ch == "(":
             depth += 1
         elif ch == ")":
             depth -= 1
