@@ -62,7 +62,7 @@ _STATUS_OPTIONS = {
     "error_status": ("L7RSP", "L7STS", "L6RSP", "L4CON"),
     "tout_status": ("L7TOUT", "L6TOUT", "L4TOUT"),
 }
-HTTP_PASSED = ("L7OK", "L7OKC", "L6OK", "L4OK")
+HTTP_PASSED = _STATUS_OPTIONS["ok_status"]  # the codes of a passed HTTP check (an ok-status may pick any)
 
 
 class ProbeInputError(ValueError):

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.lbdoctor.haproxy.plugins.module_utils.tcp_probe import HTTP_PASSED
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.causes import VERDICTS
 
 SCHEMA_VERSION = 1
@@ -26,7 +27,6 @@ PROBE_FOR_CHECK = {
 CONNECTED_CHECKS = ("L4OK", "L6OK", "L6RSP", "L6TOUT", "L7OK", "L7OKC", "L7RSP", "L7STS", "L7TOUT")
 L7_CHECKS = ("L7OK", "L7OKC", "L7RSP", "L7STS", "L7TOUT")
 L7_PASSED = ("L7OK", "L7OKC")
-HTTP_PASSED = ("L7OK", "L7OKC", "L6OK", "L4OK")  # what an ok-status may make a passed HTTP check
 
 
 def describe_http(http):
