@@ -2,30 +2,18 @@
 EXPOSEs the server's port but was started without -p. No unit on the host; podman's preparation
 runs only where a container fault is; the image is built inside the host, never pulled."""
 
-import os
-
 import pytest
 
-from labkit import cgroups, faults, hostfiles, rootfs, scenario
+from labkit import cgroups, faults, rootfs, scenario
 from labkit.errors import LabError
+from rendered import ops_for, resolved
 
-SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lab", "scenarios")
 PREP_LINK = "/etc/systemd/system/sysinit.target.wants/lab-podman-prep.service"
-
-
-def resolved(name):
-    return scenario.resolve(scenario.load(os.path.join(SCENARIOS, name)))
 
 
 def small(server):
     return scenario.resolve({"hosts": [{"name": "lb", "role": "lb"}, {"name": "ctr"}],
                              "haproxy": {"backends": [{"name": "app", "servers": [server]}]}})
-
-
-def ops_for(sc, host_name):
-    host = [h for h in sc["hosts"] if h["name"] == host_name][0]
-    ops = hostfiles.render(sc, host, "ssh-ed25519 AAAA test")
-    return ({op[1]: op[2] for op in ops if op[0] == "file"}, {op[1]: op[2] for op in ops if op[0] == "link"})
 
 
 def test_container_unpublished_implies_container_port_unmapped_and_no_unit():

@@ -2,24 +2,11 @@
 that has such a fault, closes only the faulted port (every other port of the host stays open
 in it), and a decoy rejects another source only."""
 
-import os
-
 import pytest
 
-from labkit import faults, hostfiles, rootfs, scenario
+from labkit import faults, rootfs
 from labkit.errors import LabError
-
-SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lab", "scenarios")
-
-
-def resolved(name):
-    return scenario.resolve(scenario.load(os.path.join(SCENARIOS, name)))
-
-
-def ops_for(sc, host_name):
-    host = [h for h in sc["hosts"] if h["name"] == host_name][0]
-    ops = hostfiles.render(sc, host, "ssh-ed25519 AAAA test")
-    return ({op[1]: op[2] for op in ops if op[0] == "file"}, {op[1]: op[2] for op in ops if op[0] == "link"})
+from rendered import ops_for, resolved
 
 
 def test_verdicts_of_the_front_end_faults():

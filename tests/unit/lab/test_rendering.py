@@ -2,26 +2,12 @@
 to Ansible and tests (inventory.py)."""
 
 import json
-import os
 
 import pytest
 
-from labkit import faults, haproxy, hostfiles, inventory, rootfs, scenario
+from labkit import faults, haproxy, inventory, rootfs
 from labkit.errors import LabError
-
-SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "lab", "scenarios")
-
-
-def resolved(name):
-    return scenario.resolve(scenario.load(os.path.join(SCENARIOS, name)))
-
-
-def ops_for(sc, host_name):
-    host = [h for h in sc["hosts"] if h["name"] == host_name][0]
-    ops = hostfiles.render(sc, host, "ssh-ed25519 AAAA test")
-    files = {op[1]: op[2] for op in ops if op[0] == "file"}
-    links = {op[1]: op[2] for op in ops if op[0] == "link"}
-    return files, links
+from rendered import ops_for, resolved
 
 
 def test_haproxy_cfg_has_the_admin_socket_fast_checks_and_every_server():
