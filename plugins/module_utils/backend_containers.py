@@ -202,6 +202,22 @@ def merge_inspect(containers, inspected):
     return containers
 
 
+def _run_parsed(run, argv, source, parser, unavailable):
+    """``parser`` applied to what ``argv`` prints; None, with an ``unavailable`` entry naming
+    ``source``, when the command fails or its output cannot be read."""
+    rc, out, err = run(argv)
+    if rc != 0:
+        message = (err or "").strip().splitlines()
+        unavailable.append({"what": "containers", "source": source,
+                            "reason": "exit %s: %s" % (rc, message[-1] if message else "no message")})
+        return None
+    try:
+        return parser(out, source=source)
+    except ContainerParseError as exc:
+        unavailable.append({"what": "containers", "source": source, "reason": str(exc)})
+        return None
+
+
 def collect_containers(run, which):
     """``(containers, unavailable)``; ``which(name)`` says whether a binary exists."""
     containers = []
@@ -212,31 +228,16 @@ def collect_containers(run, which):
         if not which(binary):
             continue
         found_any = True
-        rc, out, err = run(argv)
-        if rc != 0:
-            message = (err or "").strip().splitlines()
-            unavailable.append({"what": "containers", "source": " ".join(argv),
-                                "reason": "exit %s: %s" % (rc, message[-1] if message else "no message")})
-            continue
-        try:
-            listed = parser(out, source=" ".join(argv))
-        except ContainerParseError as exc:
-            unavailable.append({"what": "containers", "source": " ".join(argv), "reason": str(exc)})
+        listed = _run_parsed(run, argv, " ".join(argv), parser, unavailable)
+        if listed is None:
             continue
         ids = [c["id"] for c in listed if c["id"]]
         if inspect and ids:
             inspect_argv = inspect + ids
-            source = " ".join(inspect_argv[:4]) + " ID..."
-            rc, out, err = run(inspect_argv)
-            if rc != 0:
-                message = (err or "").strip().splitlines()
-                unavailable.append({"what": "containers", "source": source,
-                                    "reason": "exit %s: %s" % (rc, message[-1] if message else "no message")})
-            else:
-                try:
-                    merge_inspect(listed, parse_inspect(out, source=source))
-                except ContainerParseError as exc:
-                    unavailable.append({"what": "containers", "source": source, "reason": str(exc)})
+            inspected = _run_parsed(run, inspect_argv, " ".join(inspect_argv[:4]) + " ID...", parse_inspect,
+                                    unavailable)
+            if inspected is not None:
+                merge_inspect(listed, inspected)
         containers.extend(listed)
     if not found_any:
         return [], []
