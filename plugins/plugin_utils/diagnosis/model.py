@@ -155,14 +155,20 @@ def _l4_only(probe, name):
     return dict((key, value) for key, value in probe.items() if key not in HTTP_KEYS)
 
 
+def check_target(server):
+    """(address, port) where HAProxy's health check of this server connects."""
+    address = server.get("check_addr") or server.get("address")
+    port = server.get("check_port") or server.get("port")
+    return address, port
+
+
 def _check_probe(ctx, probes):
     """The probe of the server's health-check target: its own (HTTP) target, else the connect to
     its `addr`/`port` override, else the server's probe."""
     own = probes.get((ctx.lb, CHECK_KEY, ctx.name))
     if own is not None or not ctx.server.get("check"):
         return own
-    address = ctx.server.get("check_addr") or ctx.address
-    port = ctx.server.get("check_port") or ctx.port
+    address, port = check_target(ctx.server)
     if (str(address), port) == (str(ctx.address), ctx.port):
         return ctx.probe
     return _l4_only(probes.get((ctx.lb, str(address), int(port))), ctx.name)

@@ -13,6 +13,7 @@ import re
 
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.engine import LB_FACTS_KEY
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.inputs import host_facts
+from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.model import check_target
 
 PROBED_FAMILIES = ("ipv4", "ipv6", "hostname")
 _SEND_KEYS = {"meth": "method", "uri": "uri", "ver": "version"}
@@ -31,13 +32,6 @@ def _where(rule):
 def server_id(backend, server):
     """How a server's check target is named in the probe: "backend/server"."""
     return "%s/%s" % (backend.get("name"), server.get("name"))
-
-
-def check_target(server):
-    """(address, port) where HAProxy's health check of this server connects."""
-    address = server.get("check_addr") or server.get("address")
-    port = server.get("check_port") or server.get("port")
-    return address, port
 
 
 def _not_emulated(server, rules):
