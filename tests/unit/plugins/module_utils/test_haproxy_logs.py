@@ -194,6 +194,20 @@ def test_collect_logs_explicit_files_skip_journal():
     assert logs["unavailable"][0]["source"] == "/srv/missing.log"
 
 
+def test_collect_logs_counts_an_event_once_across_sources_but_every_repeat_within_one():
+    """The same line in a later source (the journal and a syslog file, or two files) is one event;
+    a line one source holds twice, apart (a server flapping within the second), counts twice."""
+    down = (b"Nov 25 17:10:00 lb1 haproxy[812]: Server web/web2 is DOWN, reason: Layer4 timeout, "
+            b"check duration: 2000ms. 0 active.\n")
+    up = (b"Nov 25 17:10:00 lb1 haproxy[812]: Server web/web2 is UP, reason: Layer4 check passed, "
+          b"check duration: 0ms. 1 active.\n")
+    fs = FakeFS({"/srv/a.log": down + up + down, "/srv/b.log": down + up})
+    logs = collect_logs(None, fs, window_minutes=60, files=["/srv/a.log", "/srv/b.log"], now=NOW)
+    assert logs["sources"] == ["/srv/a.log", "/srv/b.log"]
+    assert logs["events"] == 3
+    assert logs["servers"]["web/web2"]["last_state"] == "DOWN"
+
+
 def test_rsyslog_files():
     fs = FakeFS({"/etc/rsyslog.d/49-haproxy.conf": b"# /var/log/old.log haproxy\n"
                                                    b"if $programname startswith 'haproxy' then -/var/log/haproxy.log\n"})
