@@ -378,7 +378,7 @@ def collect_logs(run, fs, window_minutes=60, files=None, unit="haproxy.service",
                                 "reason": (err or out or "rc=%d" % rc).strip()[:300]})
         chosen = choose_files(fs, config)
         unavailable.extend(chosen["unavailable"])
-    seen = set(k for k in (_event_key(ev) for ev in events) if k is not None)
+    seen = set(_event_key(ev) for ev in events)
     for path in chosen["files"]:
         if not files and not fs.isfile(path):
             unavailable.append({"what": "logs.file", "source": path,
@@ -391,13 +391,14 @@ def collect_logs(run, fs, window_minutes=60, files=None, unit="haproxy.service",
                                 "reason": getattr(exc, "strerror", None) or str(exc)})
             continue
         sources.append(path)
-        fresh = []
+        # checked against the earlier sources only: a line this file holds twice counts twice
+        fresh_keys = set()
         for ev in scan_text(text, since, now):
             key = _event_key(ev)
             if key is None or key not in seen:
-                fresh.append(ev)
-        seen.update(k for k in (_event_key(ev) for ev in fresh) if k is not None)
-        events.extend(fresh)
+                events.append(ev)
+                fresh_keys.add(key)
+        seen.update(fresh_keys)
     result = summarize(events, lines_per_server)
     result.update({
         "source": ", ".join(sources) if sources else None,
