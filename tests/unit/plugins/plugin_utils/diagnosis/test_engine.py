@@ -124,20 +124,20 @@ def test_a_sibling_unit_serving_another_port_is_not_blamed_for_an_empty_port():
     """app-8082.service serves port 8082 healthy on web1; web5 has a stopped unit of that name and
     nothing on 8083: the name alone does not make it the unit that should serve 8083."""
     units = {"app-8082.service": unit_state("inactive", "dead")}
-    servers = run([server("web1", "198.18.0.11", 8082, 30), server("web5", "198.18.0.15", 8083, 34)],
-                  [stat("web", "web1", "UP", "L4OK"), stat("web", "web5", "DOWN", "L4CON")],
-                  {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8082, unit="app-8082.service")], units=units),
-                   "web5": backend_result("198.18.0.15", [], units=units)},
-                  probes=[("198.18.0.15", 8083, "refused", "ECONNREFUSED")])
-    assert servers["web5"]["verdict"] == "no_listener"
-    assert servers["web5"].get("intended_unit") is None
+
+    def web5(port):
+        """web1 serves 8082 with app-8082.service; web5 (that unit stopped) is checked on ``port``."""
+        return run([server("web1", "198.18.0.11", 8082, 30), server("web5", "198.18.0.15", port, 34)],
+                   [stat("web", "web1", "UP", "L4OK"), stat("web", "web5", "DOWN", "L4CON")],
+                   {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8082, unit="app-8082.service")], units=units),
+                    "web5": backend_result("198.18.0.15", [], units=units)},
+                   probes=[("198.18.0.15", port, "refused", "ECONNREFUSED")])["web5"]
+
+    other_port = web5(8083)
+    assert other_port["verdict"] == "no_listener"
+    assert other_port.get("intended_unit") is None
     # on the same port, the sibling's unit is the one that should serve it
-    servers = run([server("web1", "198.18.0.11", 8082, 30), server("web5", "198.18.0.15", 8082, 34)],
-                  [stat("web", "web1", "UP", "L4OK"), stat("web", "web5", "DOWN", "L4CON")],
-                  {"web1": backend_result("198.18.0.11", [listener("0.0.0.0", 8082, unit="app-8082.service")], units=units),
-                   "web5": backend_result("198.18.0.15", [], units=units)},
-                  probes=[("198.18.0.15", 8082, "refused", "ECONNREFUSED")])
-    assert servers["web5"]["verdict"] == "service_stopped"
+    assert web5(8082)["verdict"] == "service_stopped"
 
 
 def test_port_conflict_when_another_process_holds_the_port_and_the_unit_failed():
