@@ -318,11 +318,9 @@ def choose_files(fs, config=None):
     for path in rsyslog_haproxy_files(fs) + list(DEFAULT_FILES):
         if path not in fallback and fs.isfile(path):
             fallback.append(path)
-    notes.append("the files /etc/rsyslog.d names next to \"haproxy\" and %s: %s"
-                 % (", ".join(DEFAULT_FILES), ", ".join(fallback) if fallback else "none exists")
-                 if config is None else
-                 "falling back to the files /etc/rsyslog.d names next to \"haproxy\" and %s: %s"
-                 % (", ".join(DEFAULT_FILES), ", ".join(fallback) if fallback else "none exists"))
+    notes.append("%sthe files /etc/rsyslog.d names next to \"haproxy\" and %s: %s"
+                 % ("" if config is None else "falling back to ", ", ".join(DEFAULT_FILES),
+                    ", ".join(fallback) if fallback else "none exists"))
     out["files"] = fallback
     out["reason"] = "; ".join(notes)
     return out
