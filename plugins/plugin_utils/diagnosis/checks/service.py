@@ -12,8 +12,6 @@ from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.finding
 from ansible_collections.lbdoctor.haproxy.plugins.plugin_utils.diagnosis.net import listener_accepts, parse_ip
 
 RUNNING_STATES = ("active", "reloading", "activating")
-# HAProxy's states in which its health checks reach the server (ServerContext.serves in model.py).
-SERVING_STATES = ("UP",)
 
 
 def describe_listener(listener):
@@ -117,8 +115,10 @@ def _idle_behind_socket(facts, unit, state):
 
 
 def _seen_serving(ctx):
-    """HAProxy's checks pass (UP) and the probe, when there is one, connects too."""
-    return ctx.haproxy_state in SERVING_STATES and (ctx.probe or {}).get("result") in (None, "open")
+    """HAProxy's own runtime state says the server serves (ServerContext.serves, which decides
+    what UP means) and the probe, when there is one, connects too. Without the runtime state a
+    probe alone is not enough here: serves would then rest on the probe."""
+    return ctx.haproxy_state is not None and ctx.serves and (ctx.probe or {}).get("result") in (None, "open")
 
 
 def _unpublished_container(facts, port):
