@@ -475,9 +475,8 @@ def probe(targets, timeout=2.0, concurrency=None, http_check=None, resolve_fn=No
             sent = p.plan["request"] is not None and p.phase != "connect"
             http["request"] = p.plan["request_line"] if sent else None
             entry["http"] = http
-            failed = http["ok"] is False or http["result"] in ("L7TOUT", "SOCKERR")
             entry.update({"http_status": http["status"], "http_ok": http["ok"],
-                          "http_error": http["reason"] if failed else None})
+                          "http_error": http["reason"] if http["ok"] is False else None})
         results[p.index] = entry
         if p.sock is not None:
             if p.sock.fileno() in active:
