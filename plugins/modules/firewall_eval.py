@@ -351,11 +351,7 @@ def _live_host_context(run, listeners, addresses):
             # forwarded: keep it unknown instead.
             value = None
         host[name] = value
-        if name == "listeners":
-            listeners = value
-        else:
-            addresses = value
-    return listeners, addresses, host
+    return host.get("listeners", listeners), host.get("addresses", addresses), host
 
 
 def main():
