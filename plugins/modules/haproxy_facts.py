@@ -337,18 +337,19 @@ def main():
     if params["environment"] is not None:
         params["environment"] = dict((str(k), "" if v is None else str(v)) for k, v in params["environment"].items())
     run = _runner(module)
-    facts = gather(params, run)
+    facts = gather(params, run)  # already strict UTF-8 (utf8_safe)
+    # the SELinux/AppArmor and firewall parts carry paths and command output too: each made
+    # strict UTF-8 as it is added
     if params["mac"] and params["content"] is None:
-        facts["mac"] = collect_mac(run, _read_text, processes=_haproxy_processes(facts),
-                                   ports=_server_ports(facts))
+        facts["mac"] = utf8_safe(collect_mac(run, _read_text, processes=_haproxy_processes(facts),
+                                             ports=_server_ports(facts)))
     if params["firewall"] and params["content"] is None:
-        facts["firewall"] = collect_firewall(run, _read_text)
+        facts["firewall"] = utf8_safe(collect_firewall(run, _read_text))
         facts["unavailable"].extend(facts["firewall"].pop("unavailable", None) or [])
-    # the SELinux/AppArmor and firewall parts carry paths and command output too; the
-    # parameters come back as `invocation` (a path option given on the command line may hold
-    # bytes that are not UTF-8)
+    # the parameters come back as `invocation` (a path option given on the command line may
+    # hold bytes that are not UTF-8)
     module.params.update(utf8_safe(dict(module.params)))
-    module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": utf8_safe(facts)})
+    module.exit_json(changed=False, ansible_facts={"lbdoctor_haproxy": facts})
 
 
 if __name__ == "__main__":
