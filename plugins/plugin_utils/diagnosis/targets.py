@@ -34,10 +34,15 @@ def server_id(backend, server):
     return "%s/%s" % (backend.get("name"), server.get("name"))
 
 
+def _overridden(server):
+    """The server's check has its own `port`/`addr`: HAProxy then checks in clear and without the
+    PROXY header the traffic uses (unless check-ssl / check-send-proxy say otherwise)."""
+    return server.get("check_port") is not None or server.get("check_addr") is not None
+
+
 def _not_emulated(server, rules):
     """Why this server's HTTP check cannot be emulated by tcp_probe, or None."""
-    override = server.get("check_port") is not None or server.get("check_addr") is not None
-    if server.get("send_proxy") and not override:
+    if server.get("send_proxy") and not _overridden(server):
         # HAProxy sends the PROXY header on checks too unless port/addr is set (check-send-proxy)
         return "the check starts with a PROXY protocol header (%s): not emulated" % server["send_proxy"]
     if server.get("check_proto"):
@@ -102,8 +107,7 @@ def http_check_for(backend, server, version=None):
         out["headers"] = headers
     if expects:
         out["expect"] = expects
-    overridden = server.get("check_port") is not None or server.get("check_addr") is not None
-    if server.get("check_ssl") or (server.get("ssl") and not overridden):
+    if server.get("check_ssl") or (server.get("ssl") and not _overridden(server)):
         out["ssl"] = True
     reason = _not_emulated(server, rules) or (reasons[0] if reasons else None)
     if reason:
