@@ -75,6 +75,11 @@ class ConfigParseError(ValueError):
 # Words
 # --------------------------------------------------------------------------------------------
 
+def replace_surrogates(text):
+    """``text`` with every lone surrogate (a byte that was not UTF-8) replaced by U+FFFD."""
+    return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
+
+
 def tokenize(line, env=None, problems=None):
     """Split one configuration line into words the way HAProxy's parse_line() does.
 
@@ -616,7 +621,7 @@ class _Parser(object):
                 self.warning(source, lineno, "bytes that are not UTF-8 (%s, first at column %d): HAProxy uses them "
                              "as they are, lbdoctor shows them as U+FFFD" % (", ".join(values[:8]), found.start() + 1),
                              "encoding")
-        return _SURROGATES.sub("\ufffd", line)
+        return replace_surrogates(line)
 
     def _directive(self, source, lineno, stripped, cond_stack, active):
         try:
@@ -1276,8 +1281,7 @@ def parse_config(sources, env=None, features=None, version=None):
     files = []
     for item in sources:
         path, text = item[0], item[1]
-        if not path.isascii() and _SURROGATES.search(path):
-            path = _SURROGATES.sub("\ufffd", path)  # a file name that is not UTF-8
+        path = replace_surrogates(path)  # a file name that is not UTF-8
         files.append(path)
         if text is None:
             reason = item[2] if len(item) > 2 else "unreadable"

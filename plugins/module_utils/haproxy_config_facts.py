@@ -27,7 +27,6 @@ from ansible_collections.lbdoctor.haproxy.plugins.module_utils import haproxy_ru
 CONTENT_NAME = "<content>"
 _CHECK_LINE = re.compile(r"^\[(ALERT|WARNING|NOTICE|DIAG)\]\s*(?:\(\d+\)|\d+/\d+ \(\d+\))?\s*:\s*(.*)$")
 _FILE_LINE = re.compile(r"\[([^\[\]]+?):(\d+)\]")
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def parse_version_output(text):
@@ -83,13 +82,9 @@ def _read_sources(files, fs, unavailable):
     return sources
 
 
-def _clean_text(text):
-    return _SURROGATES.sub("\ufffd", text) if not text.isascii() else text
-
-
 def _clean_walk(value):
     if isinstance(value, str):
-        return _clean_text(value)
+        return cfg.replace_surrogates(value)
     if isinstance(value, dict):
         return dict((_clean_walk(k), _clean_walk(v)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
