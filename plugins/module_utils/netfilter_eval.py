@@ -417,7 +417,7 @@ class Host(object):
 class Ctx(object):
     __slots__ = ("family", "version", "src", "dst", "sport", "dport", "proto", "iif", "oif", "mark",
                  "ctmark", "ct", "dnat", "orig_dst", "orig_dport", "direction", "pkt_type", "src_mac",
-                 "host", "ipsets", "nat_bound", "hook", "warnings", "nat_ref", "mss", "in_nat")
+                 "host", "ipsets", "nat_bound", "hook", "warnings", "nat_ref", "mss")
 
     def addrtype(self, field, limit_in=False):
         value = self.src if field == "src" else self.dst
@@ -675,7 +675,6 @@ class Ruleset(object):
     def _run_base(self, ctx, table, chain_name, oracle, out, nat):
         """Walk one base chain with its jumps. Records the decision; True when dropped/rejected
         or undecidable."""
-        ctx.in_nat = nat
         chain = table.chain(chain_name)
         frames = []
         cur = chain
@@ -688,7 +687,7 @@ class Ruleset(object):
                 if frames:
                     cur, cands, i = frames.pop()
                     continue
-                return self._decide(ctx, out, table, chain_name, chain.policy or "accept", None,
+                return self._decide(out, table, chain_name, nat, chain.policy or "accept", None,
                                     table.policy_ref(chain_name))
             pos = cands[i]
             i += 1
@@ -701,29 +700,28 @@ class Ruleset(object):
                 if frames:
                     cur, cands, i = frames.pop()
                     continue
-                return self._decide(ctx, out, table, chain_name, chain.policy or "accept", None,
+                return self._decide(out, table, chain_name, nat, chain.policy or "accept", None,
                                     table.policy_ref(chain_name))
             if kind in ("jump", "goto"):
                 depth += 1
                 if depth > 10000 or len(frames) >= MAX_DEPTH:
-                    return self._decide(ctx, out, table, chain_name, "unsupported",
+                    return self._decide(out, table, chain_name, nat, "unsupported",
                                         "jump depth exceeded (a loop?)", describe(rule.ref))
                 if kind == "jump":
                     frames.append((cur, cands, i))
                 try:
                     cur = table.chain(data)
                 except RulesetError:
-                    return self._decide(ctx, out, table, chain_name, "unsupported",
+                    return self._decide(out, table, chain_name, nat, "unsupported",
                                         "jump to a missing chain %s" % data, describe(rule.ref))
                 cands = cur.candidates(ctx)
                 i = 0
                 out["path"].append(table.label(cur.name))
                 continue
-            return self._decide(ctx, out, table, chain_name, kind, data, describe(rule.ref))
+            return self._decide(out, table, chain_name, nat, kind, data, describe(rule.ref))
 
-    def _decide(self, ctx, out, table, chain_name, verdict, data, ref):
-        out["decisions"].append({"chain": table.label(chain_name), "verdict": verdict, "rule": ref,
-                                 "nat": bool(getattr(ctx, "in_nat", False))})
+    def _decide(self, out, table, chain_name, nat, verdict, data, ref):
+        out["decisions"].append({"chain": table.label(chain_name), "verdict": verdict, "rule": ref, "nat": nat})
         if verdict == "accept":
             return False
         out["verdict"] = verdict
