@@ -3,13 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What several benchmarks share: importing the collection from this checkout, the unit tests'
 loopback helpers (tests/unit/plugins/module_utils/loopback_sockets.py), and the Python source of the
-process tree that holds many listening sockets. Not a benchmark itself."""
+process tree that holds many listening sockets, and timed() for best/median figures. Not a
+benchmark itself."""
 
 from __future__ import absolute_import, division, print_function
 
+import gc
 import os
+import statistics
 import sys
 import tempfile
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_HELPERS = os.path.join(REPO, "tests", "unit", "plugins", "module_utils")
@@ -24,6 +28,24 @@ def import_collection():
     os.symlink(REPO, os.path.join(namespace, "haproxy"))
     sys.path.insert(0, root)
     sys.path.append(TEST_HELPERS)
+
+
+def timed(func, rounds):
+    """Best and median wall time of ``rounds`` calls; ``timed.cpu`` keeps the best and median CPU
+    time of the process (on a shared machine other jobs stretch wall time more than CPU time)."""
+    times = []
+    cpu = []
+    result = None
+    for _i in range(rounds):
+        result = None
+        gc.collect()
+        start = time.perf_counter()
+        start_cpu = time.process_time()
+        result = func()
+        cpu.append(time.process_time() - start_cpu)
+        times.append(time.perf_counter() - start)
+    timed.cpu = (min(cpu), statistics.median(cpu))
+    return min(times), statistics.median(times), result
 
 
 # Source for ``python -c`` (argv: PROCS SOCKETS BASE_PORT): the parent forks PROCS children; each holds

@@ -27,14 +27,11 @@ not a test and asserts nothing.
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import gc
 import os
 import platform
-import statistics
 import sys
-import time
 
-from _bench_common import REPO, import_collection
+from _bench_common import REPO, import_collection, timed
 
 import_collection()
 
@@ -99,24 +96,6 @@ def make_stat(rows, per_backend=100, varied=False):
         row[36] = ("L4OK", "L4CON", "* L4CON", "", "L4OK")[i % 5]
         out.append(",".join(row))
     return "\n".join(out) + "\n"
-
-
-def timed(func, rounds):
-    """Best and median wall time of ``rounds`` calls; ``timed.cpu`` keeps the best and median CPU
-    time of the process (on a shared machine other jobs stretch wall time more than CPU time)."""
-    times = []
-    cpu = []
-    result = None
-    for _i in range(rounds):
-        result = None
-        gc.collect()
-        start = time.perf_counter()
-        start_cpu = time.process_time()
-        result = func()
-        cpu.append(time.process_time() - start_cpu)
-        times.append(time.perf_counter() - start)
-    timed.cpu = (min(cpu), statistics.median(cpu))
-    return min(times), statistics.median(times), result
 
 
 def main():

@@ -29,11 +29,9 @@ import os
 import platform
 import selectors
 import socket
-import statistics
 import sys
-import time
 
-from _bench_common import import_collection
+from _bench_common import import_collection, timed
 
 import_collection()
 
@@ -96,16 +94,6 @@ class Responder(object):
         self.child.terminate()
         self.child.join()
         self.sock.close()
-
-
-def timed(func, rounds):
-    times = []
-    result = None
-    for _i in range(rounds):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times), result
 
 
 def report(what, count, concurrency, timeout, best, median, results, extra=""):
