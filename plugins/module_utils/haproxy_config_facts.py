@@ -103,9 +103,7 @@ def utf8_safe(facts):
     try:
         json.dumps(facts, ensure_ascii=False).encode("utf-8")
         return facts
-    except UnicodeEncodeError:
-        return _clean_walk(facts)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
         return _clean_walk(facts)
 
 
