@@ -232,10 +232,10 @@ def parse_rsyslog(text, source="rsyslog.conf"):
                 after_filter(("expr", m.group(1).strip()), m.group(2), lineno)
                 return
             if stmt.startswith("&"):
-                filters = last_filters[0]
-                if filters is None:
-                    filters, _rs = context()
-                _filters, ruleset = context()
+                # `&`: the filters of the rule before it
+                filters, ruleset = context()
+                if last_filters[0] is not None:
+                    filters = last_filters[0]
                 result["items"].append({"rule": {"filters": filters, "action": parse_action(stmt[1:]),
                                                  "file": source, "line": lineno, "ruleset": ruleset}})
                 return
@@ -477,10 +477,11 @@ def _filter_matches(flt, msg):
         return not _filter_matches(flt[1], msg)
     props = _properties(msg)
     if kind == "prop":
-        op = flt[2]
-        negate = op.startswith("!")
-        hit = _compare(props.get(flt[1].lstrip("$").lower()), op.lstrip("!"), flt[3])
-        return hit != negate if props.get(flt[1].lstrip("$").lower()) is not None else False
+        value = props.get(flt[1].lstrip("$").lower())
+        if value is None:
+            return False
+        negate = flt[2].startswith("!")
+        return _compare(value, flt[2].lstrip("!"), flt[3]) != negate
     return _eval_expr(flt[1], props)
 
 
