@@ -431,8 +431,8 @@ def effective_concurrency(count, concurrency=None):
     """How many connections may be in progress at once for ``count`` targets: all of them, or
     ``concurrency`` when given, never more than the open-file limit allows (the soft limit is
     raised towards the hard one when more descriptors are needed)."""
-    wanted = count if concurrency is None else int(concurrency)
-    return max(1, min(wanted, max(count, 1), _fd_budget(wanted)))
+    wanted = max(1, count if concurrency is None else min(int(concurrency), count))
+    return min(wanted, _fd_budget(wanted))
 
 
 def probe(targets, timeout=2.0, concurrency=None, http_check=None, resolve_fn=None, clock=None):

@@ -259,6 +259,13 @@ def test_default_concurrency_raises_the_soft_limit_towards_the_hard_one(monkeypa
     assert fake.set_calls == [(2000 + tcp_probe.FD_MARGIN, 4096)]
 
 
+def test_a_concurrency_above_the_target_count_raises_no_limit(monkeypatch):
+    fake = FakeResource(1024, 65536)
+    monkeypatch.setattr(tcp_probe, "resource", fake)
+    assert effective_concurrency(3, 5000) == 3
+    assert fake.set_calls == []  # three sockets fit: the process keeps its limit
+
+
 def test_concurrency_is_capped_by_the_hard_limit_minus_a_margin(monkeypatch):
     fake = FakeResource(256, 256)
     monkeypatch.setattr(tcp_probe, "resource", fake)
