@@ -437,6 +437,11 @@ def _row_type(svname, rtype):
     return rtype if isinstance(rtype, int) else 2
 
 
+def _memo_part(memo, part, values):
+    """``memo[value][part]`` for each of ``values`` (one dict lookup per value)."""
+    return list(map(dict((key, parsed[part]) for key, parsed in memo.items()).__getitem__, values))
+
+
 def _stat_columns(raw_columns, count, rownums, first_rownum, header, numeric, source, events):
     """``count`` complete rows given as their columns (one sequence per header name), converted
     column by column; returns [(rownum, rtype, entry)]. ``rownums`` None: consecutive rows."""
@@ -451,9 +456,9 @@ def _stat_columns(raw_columns, count, rownums, first_rownum, header, numeric, so
 
     statuses = columns[index["status"]] if "status" in index else [None] * count
     status_memo = dict((status, normalize_status(status)) for status in set(statuses))
-    states = list(map(dict((k, v[0]) for k, v in status_memo.items()).__getitem__, statuses))
-    transitions = list(map(dict((k, v[1]) for k, v in status_memo.items()).__getitem__, statuses))
-    details = list(map(dict((k, v[3]) for k, v in status_memo.items()).__getitem__, statuses))
+    states = _memo_part(status_memo, 0, statuses)
+    transitions = _memo_part(status_memo, 1, statuses)
+    details = _memo_part(status_memo, 3, statuses)
     if any(parsed[2] for parsed in status_memo.values()):
         # "UP 1/3": a list of its own for every row
         counts = [list(status_memo[status][2]) if status_memo[status][2] else None for status in statuses]
@@ -468,8 +473,8 @@ def _stat_columns(raw_columns, count, rownums, first_rownum, header, numeric, so
                 check_memo[chk] = (chk[2:], True)
             else:
                 check_memo[chk] = (chk, False)
-        columns[index["check_status"]] = list(map(dict((k, v[0]) for k, v in check_memo.items()).__getitem__, checks))
-        in_progress = list(map(dict((k, v[1]) for k, v in check_memo.items()).__getitem__, checks))
+        columns[index["check_status"]] = _memo_part(check_memo, 0, checks)
+        in_progress = _memo_part(check_memo, 1, checks)
     else:
         checks = None
         check_memo = {}
