@@ -80,6 +80,15 @@ def replace_surrogates(text):
     return text if text.isascii() else _SURROGATES.sub("\ufffd", text)
 
 
+def _server_keyword_nargs(kw):
+    """How many arguments the server keyword ``kw`` takes (-1: `source` and its options), None
+    when HAProxy does not know it."""
+    nargs = SERVER_KEYWORDS.get(kw)
+    if nargs is None:
+        nargs = next((count for prefix, count in SERVER_KEYWORD_PREFIXES if kw.startswith(prefix)), None)
+    return nargs
+
+
 def tokenize(line, env=None, problems=None):
     """Split one configuration line into words the way HAProxy's parse_line() does.
 
@@ -721,9 +730,7 @@ class _Parser(object):
         i = 0
         while i < len(args):
             kw = args[i]
-            nargs = SERVER_KEYWORDS.get(kw)
-            if nargs is None:
-                nargs = next((count for prefix, count in SERVER_KEYWORD_PREFIXES if kw.startswith(prefix)), None)
+            nargs = _server_keyword_nargs(kw)
             if nargs is None:
                 break  # HAProxy refuses the line; nothing more to say about it here
             if kw in ("check", "agent-check", "init-addr", "resolvers"):
@@ -1132,12 +1139,7 @@ class _Parser(object):
         n = len(args)
         while i < n:
             kw = args[i]
-            nargs = SERVER_KEYWORDS.get(kw)
-            if nargs is None:
-                for prefix, count in SERVER_KEYWORD_PREFIXES:
-                    if kw.startswith(prefix):
-                        nargs = count
-                        break
+            nargs = _server_keyword_nargs(kw)
             if nargs is None:
                 self.error(source, lineno, "'%s' unknown keyword '%s'." % (what, kw), "unknown-keyword")
                 return False
