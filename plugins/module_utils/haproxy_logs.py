@@ -311,7 +311,7 @@ def choose_files(fs, config=None):
                 notes.append(routed["reason"])
             if rsyslog is None and fs.isfile(SYSLOG_NG_CONF):
                 notes.append("%s is not read" % SYSLOG_NG_CONF)
-            if out["files"] or all(r["journal"] or r["note"] and "another host" in r["note"] for r in out["routes"]):
+            if out["files"] or routed["elsewhere"]:
                 out["reason"] = "; ".join(notes)
                 return out
     fallback = []

@@ -559,20 +559,24 @@ def _is_local(host):
 
 
 def syslog_files(targets, rsyslog):
-    """Where the config's log targets land: {files: [path], routes: [...], reason: str}.
+    """Where the config's log targets land: {files: [path], routes: [...], reason: str,
+    elsewhere: bool}.
 
     ``targets`` from log_targets(); ``rsyslog`` from read_rsyslog() (or None when there is no
     rsyslog configuration). Every route says which `log` line, which facility and which rsyslog
-    rule (file:line) chose each file.
+    rule (file:line) chose each file. ``elsewhere``: every target goes to the journal or to
+    another host, so no syslog file here is expected.
     """
     files = []
     routes = []
     reasons = []
+    elsewhere = True
     for target in targets:
         route = {"target": target["target"], "facility": target["facility"], "config": target["where"],
                  "files": [], "journal": False, "note": None}
         routes.append(route)
         head = "log %s %s at %s" % (target["target"], target["facility"], target["where"])
+        remote = False
         if target["kind"] == "stdio":
             route["journal"] = True
             route["note"] = "stdout/stderr: the journal of the unit (or the container's log)"
@@ -582,6 +586,7 @@ def syslog_files(targets, rsyslog):
             route["note"] = "target or facility not understood"
         elif target["kind"] == "network" and not _is_local(target["host"]):
             route["note"] = "sent to %s:%s, another host: no file here" % (target["host"], target["port"])
+            remote = True
         elif rsyslog is None or not rsyslog["files"]:
             route["note"] = "no rsyslog configuration (%s) to follow" % RSYSLOG_CONF
         else:
@@ -605,6 +610,7 @@ def syslog_files(targets, rsyslog):
                             route["files"].append(dict(item, severities=[severity], stop=res["stop"]))
                 if not route["files"]:
                     route["note"] = "no rsyslog rule writes %s to a file" % target["facility"]
+        elsewhere = elsewhere and (route["journal"] or remote)
         for item in route["files"]:
             if item["dynamic"]:
                 continue
@@ -614,4 +620,4 @@ def syslog_files(targets, rsyslog):
                                                    " (%s)" % item["filter"] if item["filter"] else ""))
         if route["note"]:
             reasons.append("%s: %s" % (head, route["note"]))
-    return {"files": files, "routes": routes, "reason": "; ".join(reasons) or None}
+    return {"files": files, "routes": routes, "reason": "; ".join(reasons) or None, "elsewhere": elsewhere}
